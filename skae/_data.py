@@ -1,0 +1,108 @@
+"""Feeding data to Keras models one batch at a time.
+
+Input arrays are converted to the model's dtype one batch at a time, so a
+float64, integer or memory-mapped ``X`` is never copied whole. Batch order is drawn from
+a seed owned by the estimator, never from a global random state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from ._models import OUTPUT_DTYPE
+
+#: Rows per call when a fitted model is applied to data (transform, score).
+INFERENCE_BATCH = 4096
+
+
+def as_dtype(x, dtype) -> np.ndarray:
+    """Return ``x`` as a C-contiguous array of ``dtype`` (no copy if it is one)."""
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
+    """The generator for one epoch of one random stream (order, noise...)."""
+    return np.random.default_rng([seed, epoch, stream])
+
+
+class Batches(keras.utils.PyDataset):
+    """Mini-batches ``(x, x[, sample_weight])`` over rows ``indices`` of ``X``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Any 2-D array indexable by rows (ndarray or memmap), in any numeric dtype.
+    indices : ndarray of int
+        The rows of ``X`` that make up this dataset.
+    batch_size : int
+        Rows per batch; the last batch may be smaller.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Per-row weights, indexed like ``X``.
+    dtype : str
+        The dtype the model computes in; batches are converted to it.
+    seed : int or None
+        When given, the rows are shuffled anew at each epoch from
+        ``(seed, first_epoch + epoch)``; when None, they are served in order.
+    first_epoch : int
+        Epochs already run before this dataset was made (``partial_fit``,
+        ``warm_start``), so that every epoch of a model's life is shuffled
+        differently.
+    """
+
+    def __init__(
+        self,
+        X,
+        indices,
+        batch_size,
+        *,
+        dtype,
+        sample_weight=None,
+        seed=None,
+        first_epoch=0,
+    ):
+        super().__init__()
+        self.dtype = dtype
+        self.X = X
+        self.indices = np.asarray(indices)
+        self.batch_size = batch_size
+        self.sample_weight = sample_weight
+        self.seed = seed
+        self.epoch = first_epoch
+        self._order = self._draw_order()
+
+    def _draw_order(self):
+        if self.seed is None:
+            return self.indices
+        return epoch_rng(self.seed, self.epoch).permutation(self.indices)
+
+    def __len__(self):
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __getitem__(self, i):
+        rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
+        x = as_dtype(self.X[rows], self.dtype)
+        if self.sample_weight is None:
+            return x, x
+        return x, x, as_dtype(self.sample_weight[rows], self.dtype)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._draw_order()
+
+
+def map_batches(
+    fn, X, n_outputs, *, in_dtype, out_dtype=OUTPUT_DTYPE, batch_size=INFERENCE_BATCH
+) -> np.ndarray:
+    """Apply ``fn`` to row batches of ``X`` converted to ``in_dtype``; gather.
+
+    Only one converted batch is alive at a time besides the output.
+    """
+    n_samples = X.shape[0]
+    out = np.empty((n_samples, n_outputs), dtype=out_dtype)
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        out[start:stop] = fn(as_dtype(X[start:stop], in_dtype))
+    return out

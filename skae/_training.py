@@ -1,0 +1,172 @@
+"""The one training routine.
+
+Both ``fit`` and ``partial_fit`` train through :func:`train`; nothing else in
+skae calls ``Model.fit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from ._data import Batches, epoch_rng
+from ._models import input_dtype
+
+#: Optimizer names accepted by the estimators, mapped to Keras classes.
+OPTIMIZERS = {
+    "adagrad": "Adagrad",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "nadam": "Nadam",
+    "rmsprop": "RMSprop",
+    "sgd": "SGD",
+}
+
+#: Loss names accepted by the estimators (Keras's own identifiers).
+LOSSES = ("binary_crossentropy", "huber", "log_cosh", "mae", "mse")
+
+_SPLIT_STREAM = 1
+
+
+def make_optimizer(optimizer, learning_rate):
+    """Return a new Keras optimizer from a name or a copy of a given instance.
+
+    A given instance is copied through its config, so the user's object is
+    never built or trained; its own learning rate then applies.
+    """
+    if isinstance(optimizer, str):
+        return getattr(keras.optimizers, OPTIMIZERS[optimizer])(
+            learning_rate=learning_rate
+        )
+    return optimizer.__class__.from_config(optimizer.get_config())
+
+
+def compile_model(model, *, optimizer, learning_rate, loss):
+    """Compile ``model`` for training with the estimator's settings."""
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss)
+
+
+def split_validation(n_samples, validation_fraction, seed):
+    """Split ``range(n_samples)`` into shuffled train and validation indices."""
+    n_val = max(1, round(n_samples * validation_fraction))
+    if n_samples - n_val < 1:
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction="
+            f"{validation_fraction} of the samples, which leaves no sample to "
+            f"train on with n_samples={n_samples}. Provide more samples or set "
+            "early_stopping=False."
+        )
+    order = epoch_rng(seed, 0, _SPLIT_STREAM).permutation(n_samples)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+@dataclass
+class TrainingResult:
+    """What one call to :func:`train` did, as plain Python data."""
+
+    history: dict = field(default_factory=dict)
+    epochs_run: int = 0
+    stopped_early: bool = False
+
+
+def train(
+    model,
+    X,
+    *,
+    epochs,
+    batch_size,
+    seed,
+    first_epoch=0,
+    sample_weight=None,
+    early_stopping=False,
+    validation_fraction=0.1,
+    n_iter_no_change=10,
+    tol=0.0,
+    callbacks=None,
+    verbose=0,
+):
+    """Train the compiled autoencoder ``model`` to reconstruct ``X``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model, trained in place.
+    X : array-like of shape (n_samples, n_features)
+        Training data in any numeric dtype; converted one batch at a time.
+    epochs, batch_size : int
+        Passes over the data and rows per gradient step.
+    seed : int
+        Seeds the shuffling and the validation split.
+    first_epoch : int
+        Epochs this model has already been trained for (shuffling differs).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Per-sample weights of the loss.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of ``X``, stop after
+        ``n_iter_no_change`` epochs without an improvement of the validation
+        loss by more than ``tol``, and restore the best weights.
+    callbacks : list of keras.callbacks.Callback or None
+        Extra Keras callbacks.
+    verbose : int
+        Keras's verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+
+    Returns
+    -------
+    result : TrainingResult
+    """
+    n_samples = X.shape[0]
+    dtype = input_dtype(model)
+    train_idx, val_data = np.arange(n_samples), None
+    callbacks = list(callbacks or ())
+    stopper = None
+    if early_stopping:
+        train_idx, val_idx = split_validation(n_samples, validation_fraction, seed)
+        val_data = Batches(
+            X, val_idx, batch_size, dtype=dtype, sample_weight=sample_weight
+        )
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            mode="min",
+            patience=n_iter_no_change,
+            min_delta=tol,
+            restore_best_weights=True,
+        )
+        callbacks.append(stopper)
+    if sample_weight is not None:
+        # Mean 1 over the training rows: the loss is then the weighted mean,
+        # the same as training on rows repeated ``sample_weight`` times.
+        total = float(np.sum(sample_weight[train_idx], dtype=np.float64))
+        if total <= 0:
+            raise ValueError(
+                "sample_weight sums to zero over the training samples; at "
+                "least one sample needs a positive weight."
+            )
+        sample_weight = sample_weight * (len(train_idx) / total)
+    batches = Batches(
+        X,
+        train_idx,
+        min(batch_size, len(train_idx)),
+        dtype=dtype,
+        sample_weight=sample_weight,
+        seed=seed,
+        first_epoch=first_epoch,
+    )
+    history = model.fit(
+        batches,
+        validation_data=val_data,
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=callbacks,
+        shuffle=False,
+    )
+    logs = {
+        key: [float(v) for v in values] for key, values in history.history.items()
+    }
+    epochs_run = len(logs.get("loss", ()))
+    return TrainingResult(
+        history=logs,
+        epochs_run=epochs_run,
+        stopped_early=stopper is not None and stopper.stopped_epoch > 0,
+    )

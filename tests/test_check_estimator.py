@@ -1,0 +1,52 @@
+"""scikit-learn's own estimator checks.
+
+The suite runs with ``precision="float64"`` and no expected failure. Two checks
+compare outputs at ``rtol=1e-7`` (sample-weight equivalence and row-order
+invariance); in float32 the CPU matrix-multiply kernels round a row differently
+depending on where it falls in the batch, so their answers differ in the 7th
+digit. ``test_float32_*`` in ``test_autoencoder.py`` check the same properties
+for the default float32 precision at float32 tolerances.
+"""
+
+import warnings
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
+
+from skae import AutoencoderTransformer
+
+
+def _small(**params):
+    # Small and quick: the checks fit dozens of times on tiny data. One batch
+    # holds every row of the checks' data (full-batch training).
+    return AutoencoderTransformer(
+        n_components=2, hidden_layer_sizes=(8,), epochs=3, batch_size=256, **params
+    )
+
+
+@parametrize_with_checks([_small(precision="float64")])
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        # A few epochs on tiny data never converge; that warning is expected.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+FLOAT32_ROUNDING = (
+    "float32 matrix products round a row differently depending on its position "
+    "in the batch; the check compares at rtol=1e-7"
+)
+
+
+@pytest.mark.slow
+def test_sklearn_compatible_estimator_float32():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_estimator(
+            _small(),
+            expected_failed_checks={
+                "check_sample_weight_equivalence_on_dense_data": FLOAT32_ROUNDING,
+                "check_methods_sample_order_invariance": FLOAT32_ROUNDING,
+            },
+        )
