@@ -184,7 +184,8 @@ keras.optimizers.Optimizer, default="adam"
         Negated validation loss at each epoch (higher is better), when
         ``early_stopping=True``; otherwise None.
     best_validation_score_ : float or None
-        Best of ``validation_scores_``.
+        The validation score of the epoch whose weights were restored: the
+        last one that improved on the best before it by more than ``tol``.
     history_ : dict of str to list of float
         Everything Keras logged per epoch (``loss``, ``val_loss``, ...).
 
@@ -420,7 +421,7 @@ keras.optimizers.Optimizer, default="adam"
         }
         if early_stopping:
             self.validation_scores_ = [-v for v in result.history["val_loss"]]
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = self.validation_scores_[result.best_epoch]
         return result
 
     def _warn_if_not_converged(self, result):

@@ -69,6 +69,7 @@ class TrainingResult:
     history: dict = field(default_factory=dict)
     epochs_run: int = 0
     stopped_early: bool = False
+    best_epoch: int | None = None
 
 
 def train(
@@ -169,4 +170,5 @@ def train(
         history=logs,
         epochs_run=epochs_run,
         stopped_early=stopper is not None and stopper.stopped_epoch > 0,
+        best_epoch=None if stopper is None else stopper.best_epoch,
     )

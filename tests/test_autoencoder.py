@@ -1,0 +1,585 @@
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skae import AutoencoderTransformer
+
+
+def small(**params):
+    defaults = dict(
+        n_components=3, hidden_layer_sizes=(16,), epochs=2, batch_size=16,
+        random_state=0,
+    )  # fmt: skip
+    return AutoencoderTransformer(**{**defaults, **params})
+
+
+def fitted(X, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return small(**params).fit(X)
+
+
+def weights(est):
+    return [w.copy() for w in est.model_.get_weights()]
+
+
+# -- basic contract -------------------------------------------------------------
+
+
+def test_fit_transform_inverse_shapes_and_dtype(X_small):
+    ae = fitted(X_small)
+    Z = ae.transform(X_small)
+    assert Z.shape == (60, 3) and Z.dtype == np.float32
+    X_hat = ae.inverse_transform(Z)
+    assert X_hat.shape == (60, 10) and X_hat.dtype == np.float32
+    assert ae.n_features_in_ == 10
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    assert ae.history_["loss"] == ae.loss_curve_
+    assert ae.validation_scores_ is None
+    assert list(ae.get_feature_names_out()) == [
+        "autoencodertransformer0", "autoencodertransformer1",
+        "autoencodertransformer2",
+    ]  # fmt: skip
+
+
+def test_fit_transform_equals_fit_then_transform(X_small):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        Z1 = small().fit_transform(X_small)
+    assert_array_equal(Z1, fitted(X_small).transform(X_small))
+
+
+def test_encoder_decoder_are_the_halves_of_the_model(X_small):
+    ae = fitted(X_small)
+    recon = ae.model_(X_small, training=False)
+    assert_allclose(np.asarray(recon), ae.inverse_transform(ae.transform(X_small)))
+    assert ae.encoder_.output_shape == (None, 3)
+    assert ae.decoder_.output_shape == (None, 10)
+
+
+def test_hidden_layers_mirrored_and_linear_code(X_small):
+    ae = fitted(X_small, hidden_layer_sizes=(12, 7))
+    units = [layer.units for layer in ae.encoder_.layers[1:]]
+    assert units == [12, 7, 3]
+    assert [layer.units for layer in ae.decoder_.layers[1:]] == [7, 12, 10]
+    assert ae.encoder_.get_layer("code").get_config()["activation"] == "linear"
+
+
+def test_no_hidden_layer(X_small):
+    ae = fitted(X_small, hidden_layer_sizes=())
+    assert len(ae.encoder_.layers) == 2
+    assert ae.transform(X_small).shape == (60, 3)
+
+
+@pytest.mark.parametrize(
+    "loss, expected", [("binary_crossentropy", "sigmoid"), ("mse", "linear")]
+)
+def test_output_activation_auto(X_small, loss, expected):
+    ae = fitted(X_small, loss=loss)
+    layer = ae.decoder_.get_layer("reconstruction")
+    assert layer.get_config()["activation"] == expected
+
+
+def test_input_dtypes_give_the_same_codes(X_small):
+    ae = fitted(X_small)
+    Z = ae.transform(X_small)
+    assert_array_equal(ae.transform(X_small.astype(np.float64)), Z)
+    X_int = (X_small * 10).astype(np.int64)
+    assert_array_equal(ae.transform(X_int), ae.transform(X_int.astype(np.float32)))
+
+
+def test_dataframe_feature_names_and_pandas_output(X_small):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X_small, columns=[f"px{i}" for i in range(10)])
+    ae = fitted(df)
+    assert list(ae.feature_names_in_) == list(df.columns)
+    out = ae.set_output(transform="pandas").transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [f"autoencodertransformer{i}" for i in range(3)]
+
+
+def test_score_is_minus_mean_squared_reconstruction_error(X_small):
+    ae = fitted(X_small)
+    recon = ae.inverse_transform(ae.transform(X_small)).astype(np.float64)
+    per_row = ((recon - X_small) ** 2).mean(axis=1)
+    assert_allclose(ae.score_samples(X_small), -per_row, rtol=1e-6)
+    assert ae.score(X_small) == pytest.approx(-per_row.mean(), rel=1e-6)
+    w = np.arange(60, dtype=float)
+    assert ae.score(X_small, sample_weight=w) == pytest.approx(
+        -np.average(per_row, weights=w), rel=1e-6
+    )
+
+
+def test_training_reduces_reconstruction_error(digits):
+    X, _ = digits
+    ae = small(n_components=8, hidden_layer_sizes=(32,), epochs=1).fit(X)
+    first = ae.score(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.set_params(epochs=15, warm_start=True).fit(X)
+    assert ae.score(X) > first + 0.01
+
+
+# -- reproducibility and global state -------------------------------------------
+
+
+def test_same_random_state_is_bitwise_identical(X_small):
+    params = dict(dropout=0.2, early_stopping=True, epochs=3)
+    a = fitted(X_small, **params)
+    b = fitted(X_small, **params)
+    assert_array_equal(a.transform(X_small), b.transform(X_small))
+    assert a.loss_curve_ == b.loss_curve_
+
+
+def test_other_random_state_differs(X_small):
+    a, b = fitted(X_small, random_state=0), fitted(X_small, random_state=1)
+    assert not np.array_equal(a.transform(X_small), b.transform(X_small))
+
+
+def test_random_state_none_varies_and_leaves_numpy_global_rng_alone(X_small):
+    np.random.seed(3)
+    before = np.random.get_state()[1].copy()
+    a, b = fitted(X_small, random_state=None), fitted(X_small, random_state=None)
+    assert_array_equal(np.random.get_state()[1], before)
+    assert not np.array_equal(a.transform(X_small), b.transform(X_small))
+
+
+def _global_state():
+    import keras
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+    from tensorflow.python.framework import config as tf_config
+
+    generator = global_state.get_global_attribute("global_seed_generator")
+    return {
+        "numpy": np.random.get_state()[1].tolist(),
+        "python": random.getstate(),
+        "environ": dict(os.environ),
+        "floatx": keras.config.floatx(),
+        "determinism": tf_config.is_op_determinism_enabled(),
+        "tf_seed": tf.random.get_global_generator().state.numpy().tolist(),
+        "keras_seed": None if generator is None else generator.state.numpy().tolist(),
+        "policy": keras.config.dtype_policy().name,
+    }
+
+
+@pytest.mark.parametrize("random_state", [0, None])
+def test_fit_changes_no_process_wide_state(X_small, random_state):
+    fitted(X_small)  # import and warm up Keras first
+    before = _global_state()
+    ae = fitted(X_small, random_state=random_state, dropout=0.3, early_stopping=True)
+    ae.transform(X_small)
+    ae.partial_fit(X_small)
+    assert _global_state() == before
+
+
+def test_import_does_not_load_tensorflow_or_keras():
+    code = (
+        "import sys, skae\n"
+        "loaded = sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch')"
+        " if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- persistence ------------------------------------------------------------------
+
+
+def _transform_in_fresh_process(path, X, tmp_path):
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(
+        f"""
+        import joblib, numpy as np
+        est = joblib.load({str(path)!r})
+        X = np.load({str(tmp_path / "X.npy")!r})
+        out = est.transform(X) if hasattr(est, "transform") else est.predict(X)
+        np.save({str(tmp_path / "out.npy")!r}, out)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    return np.load(tmp_path / "out.npy")
+
+
+def test_joblib_round_trip_in_fresh_process(X_small, tmp_path):
+    ae = fitted(X_small, dropout=0.1)
+    joblib.dump(ae, tmp_path / "ae.joblib")
+    out = _transform_in_fresh_process(tmp_path / "ae.joblib", X_small, tmp_path)
+    assert_array_equal(out, ae.transform(X_small))
+
+
+def test_pipeline_round_trip_in_fresh_process(digits, tmp_path):
+    X, y = digits
+    pipe = make_pipeline(
+        StandardScaler(),
+        small(n_components=8, epochs=3),
+        LogisticRegression(max_iter=300),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    codes = _transform_in_fresh_process(tmp_path / "pipe.joblib", X, tmp_path)
+    assert_array_equal(codes, pipe.predict(X))
+    pipe_t = Pipeline(pipe.steps[:2])
+    joblib.dump(pipe_t, tmp_path / "pipe_t.joblib")
+    out = _transform_in_fresh_process(tmp_path / "pipe_t.joblib", X, tmp_path)
+    assert_array_equal(out, pipe_t.transform(X))
+
+
+def test_pickle_keeps_optimizer_state_for_further_training(X_small):
+    ae = fitted(X_small)
+    copy = joblib.loads(joblib.dumps(ae)) if hasattr(joblib, "loads") else None
+    if copy is None:
+        import pickle
+
+        copy = pickle.loads(pickle.dumps(ae))
+    ae.partial_fit(X_small)
+    copy.partial_fit(X_small)
+    assert_array_equal(copy.transform(X_small), ae.transform(X_small))
+    assert copy.n_iter_ == ae.n_iter_ == 3
+
+
+# -- training options -------------------------------------------------------------
+
+
+def test_partial_fit_one_epoch_at_a_time(X_small):
+    ae = small()
+    ae.partial_fit(X_small)
+    w1 = weights(ae)
+    ae.partial_fit(X_small)
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    assert any(not np.array_equal(a, b) for a, b in zip(w1, weights(ae)))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        ae.partial_fit(X_small[:, :4])
+
+
+def test_partial_fit_epochs_are_shuffled_differently(X_small):
+    # Two partial_fit calls equal two fit epochs: each epoch has its own order.
+    ae = small(epochs=2, batch_size=7)
+    ae.partial_fit(X_small)
+    ae.partial_fit(X_small)
+    assert_array_equal(ae.transform(X_small), fitted(X_small, batch_size=7).transform(X_small))
+
+
+def test_warm_start_continues_training(X_small):
+    ae = fitted(X_small, warm_start=True)
+    w = weights(ae)
+    fitted_again = ae.fit(X_small)
+    assert fitted_again is ae and ae.n_iter_ == 4 and len(ae.loss_curve_) == 4
+    assert any(not np.array_equal(a, b) for a, b in zip(w, weights(ae)))
+    cold = fitted(X_small)
+    cold.fit(X_small)
+    assert cold.n_iter_ == 2
+
+
+def test_early_stopping_stops_and_restores_best(digits):
+    X, _ = digits
+    ae = small(
+        early_stopping=True, n_iter_no_change=2, epochs=500, tol=0.5,
+        validation_fraction=0.2,
+    ).fit(X)  # fmt: skip
+    # No epoch improves the validation loss by 0.5: it stops after patience.
+    assert ae.n_iter_ == 3
+    assert len(ae.validation_scores_) == ae.n_iter_
+    # No later epoch beat the first by tol: the first epoch's weights are back.
+    assert ae.best_validation_score_ == ae.validation_scores_[0]
+    assert ae.validation_scores_[0] < max(ae.validation_scores_)
+    from skae._training import split_validation
+
+    _, val = split_validation(len(X), 0.2, ae._seed)
+    assert ae.score(X[val]) == pytest.approx(ae.best_validation_score_, rel=1e-4)
+
+
+def test_early_stopping_needs_two_samples():
+    with pytest.raises(ValueError, match="leaves no sample to train on"):
+        small(early_stopping=True).fit(np.ones((1, 3)))
+
+
+def test_convergence_warning(X_small):
+    with pytest.warns(ConvergenceWarning, match="maximum number of epochs"):
+        small(epochs=3).fit(X_small)
+
+
+def test_no_convergence_warning_when_stopped_early(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        small(early_stopping=True, n_iter_no_change=1, tol=10.0, epochs=50).fit(X)
+
+
+@pytest.mark.parametrize("verbose, expected", [(0, None), (2, "Epoch 2/2")])
+def test_verbose(X_small, capfd, verbose, expected):
+    fitted(X_small, verbose=verbose)
+    out = capfd.readouterr().out
+    if expected is None:
+        assert out == ""
+    else:
+        assert expected in out and "loss:" in out
+
+
+def test_optimizer_instance_is_copied_not_trained(X_small):
+    import keras
+
+    opt = keras.optimizers.SGD(learning_rate=0.05, momentum=0.5)
+    ae = fitted(X_small, optimizer=opt)
+    assert not opt.built
+    assert ae.model_.optimizer is not opt
+    assert ae.model_.optimizer.get_config()["momentum"] == 0.5
+    assert ae.get_params()["optimizer"] is opt
+
+
+@pytest.mark.parametrize("name", ["adam", "nadam", "sgd", "rmsprop"])
+def test_named_optimizers_use_learning_rate(X_small, name):
+    ae = fitted(X_small, optimizer=name, learning_rate=0.02)
+    assert float(ae.model_.optimizer.learning_rate) == pytest.approx(0.02)
+
+
+def test_callable_loss_and_callbacks(X_small):
+    import keras
+
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, logs["loss"]))
+
+    def l1(y_true, y_pred):
+        return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+    callbacks = [Record()]
+    ae = fitted(X_small, loss=l1, callbacks=callbacks)
+    assert [e for e, _ in seen] == [0, 1]
+    assert [loss for _, loss in seen] == pytest.approx(ae.loss_curve_)
+    assert ae.callbacks is callbacks and len(callbacks) == 1
+
+
+def test_regularization_and_dropout_are_built(X_small):
+    ae = fitted(X_small, alpha=0.1, dropout=0.5, hidden_layer_sizes=(8, 8))
+    names = [layer.name for layer in ae.encoder_.layers]
+    assert "encoder_dropout_0" in names and "encoder_dropout_1" in names
+    assert ae.encoder_.get_layer("encoder_dense_0").kernel_regularizer is not None
+    # Dropout is off at transform time: two calls agree.
+    assert_array_equal(ae.transform(X_small), ae.transform(X_small))
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_activations(X_small, activation):
+    ae = fitted(X_small, activation=activation)
+    assert np.isfinite(ae.transform(X_small)).all()
+
+
+# -- sample weights -----------------------------------------------------------------
+
+
+def test_float32_sample_weight_equals_repetition(X_small):
+    # Full-batch training: weights are the same as repeating rows, up to
+    # float32 rounding (the float64 version is in the check suite).
+    sw = np.random.default_rng(1).integers(0, 4, size=60)
+    params = dict(batch_size=1000, epochs=3)
+    a = fitted(X_small, **params)
+    a = clone(a).fit(X_small, sample_weight=sw)
+    b = clone(a).fit(np.repeat(X_small, sw, axis=0))
+    assert_allclose(a.transform(X_small), b.transform(X_small), rtol=1e-5, atol=1e-6)
+
+
+def test_float32_row_order_invariance(X_small):
+    ae = fitted(X_small)
+    idx = np.random.default_rng(0).permutation(60)
+    assert_allclose(
+        ae.transform(X_small)[idx], ae.transform(X_small[idx]), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_sample_weight_all_zero_is_an_error(X_small):
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        small().fit(X_small, sample_weight=np.zeros(60))
+
+
+def test_negative_sample_weight_is_an_error(X_small):
+    with pytest.raises(ValueError, match="Negative values"):
+        small().fit(X_small, sample_weight=-np.ones(60))
+
+
+# -- latency path ---------------------------------------------------------------------
+
+
+def test_transform_never_calls_model_predict(X_small, monkeypatch):
+    import keras
+
+    ae = fitted(X_small)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("Model.predict was called")
+
+    monkeypatch.setattr(keras.Model, "predict", boom)
+    ae.transform(X_small[:1])
+    ae.inverse_transform(ae.transform(X_small))
+    ae.score(X_small)
+
+
+def test_large_transform_goes_in_batches(X_small, monkeypatch):
+    from skae import _data
+
+    monkeypatch.setattr(_data, "INFERENCE_BATCH", 7)
+    ae = fitted(X_small, precision="float64")
+    calls = []
+    real = ae.encoder_.__class__.__call__
+
+    def counting(model, x, *args, **kwargs):
+        calls.append(len(x))
+        return real(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(ae.encoder_.__class__, "__call__", counting)
+    Z = _data.map_batches(
+        lambda x: np.asarray(ae.encoder_(x, training=False), np.float32),
+        X_small, 3, in_dtype="float64", batch_size=7,
+    )  # fmt: skip
+    assert max(calls) == 7 and sum(calls) == 60
+    monkeypatch.undo()
+    assert_allclose(Z, ae.transform(X_small), rtol=1e-6)
+
+
+# -- scikit-learn composition ------------------------------------------------------------
+
+
+def test_pipeline_and_gridsearch_side_by_side_with_pca(digits):
+    X, y = digits
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("reduce", PCA()),
+         ("clf", LogisticRegression(max_iter=200))]
+    )  # fmt: skip
+    grid = GridSearchCV(
+        pipe,
+        {
+            "reduce": [PCA(), small(epochs=2, hidden_layer_sizes=(16,))],
+            "reduce__n_components": [2, 6],
+        },
+        cv=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X, y)
+    kinds = {type(p["reduce"]).__name__ for p in grid.cv_results_["params"]}
+    assert kinds == {"PCA", "AutoencoderTransformer"}
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_gridsearch_without_y_uses_score(X_small):
+    grid = GridSearchCV(small(), {"n_components": [1, 5]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X_small)
+    scores = grid.cv_results_["mean_test_score"]
+    assert (scores < 0).all()
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"n_components": 2.5}, "n_components"),
+        ({"activation": "bogus"}, "activation"),
+        ({"loss": "bogus"}, "loss"),
+        ({"optimizer": "bogus"}, "optimizer"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"precision": "float16"}, "precision"),
+    ],
+)
+def test_invalid_parameters(X_small, params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        small(**params).fit(X_small)
+
+
+@pytest.mark.parametrize("sizes", [(0,), (4, -1), (2.5,), ("a",), (True,)])
+def test_invalid_hidden_layer_sizes(X_small, sizes):
+    with pytest.raises(ValueError, match="hidden_layer_sizes.*positive integers"):
+        small(hidden_layer_sizes=sizes).fit(X_small)
+
+
+def _bad_inputs(X):
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    X_inf = X.copy()
+    X_inf[1, 1] = np.inf
+    X_str = X.astype(str).astype(object)
+    X_str[0, 0] = "a"
+    return [
+        (X_nan, ValueError, "NaN"),
+        (X_inf, ValueError, "infinity"),
+        (X_str, ValueError, "could not convert|string"),
+        (X[:, 0], ValueError, "Expected 2D array"),
+        (X[None], ValueError, "3"),
+        (X[:0], ValueError, "0 sample"),
+        (sparse.csr_matrix(X), TypeError, r"toarray"),
+        (X + 1j, ValueError, "Complex"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_bad_input_errors_and_fitted_state_is_kept(X_small, case):
+    ae = fitted(X_small, warm_start=True)
+    before_w, before_d = weights(ae), dict(ae.__dict__)
+    X_bad, error, match = _bad_inputs(X_small)[case]
+    for method in (ae.fit, ae.partial_fit, ae.transform, ae.score):
+        with pytest.raises(error, match=match):
+            method(X_bad)
+    for a, b in zip(before_w, weights(ae)):
+        assert_array_equal(a, b)
+    assert ae.__dict__.keys() == before_d.keys()
+    assert all(ae.__dict__[k] is before_d[k] for k in before_d)
+
+
+def test_wrong_number_of_features(X_small):
+    ae = fitted(X_small)
+    with pytest.raises(ValueError, match="X has 4 features.*expecting 10"):
+        ae.transform(X_small[:, :4])
+    with pytest.raises(ValueError, match="codes of width n_components=3"):
+        ae.inverse_transform(np.zeros((2, 4)))
+
+
+def test_not_fitted(X_small):
+    for method in ("transform", "inverse_transform", "score_samples"):
+        with pytest.raises(NotFittedError):
+            getattr(small(), method)(X_small)
+
+
+def test_error_during_training_rolls_back_weights(X_small):
+    import keras
+
+    class Fail(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                raise RuntimeError("boom")
+
+    ae = fitted(X_small, warm_start=True)
+    w, n_iter = weights(ae), ae.n_iter_
+    with pytest.raises(RuntimeError, match="boom"):
+        ae.set_params(callbacks=[Fail()]).fit(X_small)
+    for a, b in zip(w, weights(ae)):
+        assert_array_equal(a, b)
+    assert ae.n_iter_ == n_iter
