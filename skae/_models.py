@@ -119,10 +119,12 @@ def input_dtype(model: keras.Model) -> str:
 def apply(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Run ``model`` on one batch in inference mode and return NumPy float32.
 
-    A direct call, not ``Model.predict``: ``predict`` sets up a data pipeline on
-    every call, which costs tens of milliseconds for a single row.
+    Not ``Model.predict``: it sets up a data pipeline on every call, which
+    costs tens of milliseconds for a single row. See ``_backend``.
     """
-    out = keras.ops.convert_to_numpy(model(x, training=False))
+    from ._backend import inference_function
+
+    out = keras.ops.convert_to_numpy(inference_function(model)(x))
     return np.asarray(out, dtype=OUTPUT_DTYPE)
 
 
