@@ -1,11 +1,19 @@
 """skae: scikit-learn compatible autoencoders on Keras 3.
 
 ``import skae`` is cheap: TensorFlow and Keras are imported the first time a
-model is built or used, not here.
+model is built or used, and matplotlib the first time something is plotted.
 """
 
+from . import datasets
 from ._autoencoder import AutoencoderTransformer
+from ._compare import compare_reducers
+from ._noise import add_noise
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AutoencoderTransformer"]
+__all__ = [
+    "AutoencoderTransformer",
+    "add_noise",
+    "compare_reducers",
+    "datasets",
+]

@@ -31,6 +31,7 @@ from ._compat import (
     _fit_context,
     validate_data,
 )
+from ._noise import NOISE_KINDS, check_level
 
 ACTIVATIONS = frozenset(
     {"elu", "gelu", "leaky_relu", "linear", "relu", "selu", "sigmoid", "softplus",
@@ -147,6 +148,18 @@ keras.optimizers.Optimizer, default="adam"
     tol : float, default=1e-4
         Smallest loss improvement that counts, for early stopping and for the
         :class:`~sklearn.exceptions.ConvergenceWarning`.
+    noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
+        Train a denoising autoencoder: the inputs of each training batch are
+        corrupted afresh every epoch (seeded from ``random_state``) while the
+        targets stay clean. ``"gaussian"`` adds N(0, noise_level**2);
+        ``"masking"`` zeroes a ``noise_level`` share of the values;
+        ``"salt_and_pepper"`` sets a ``noise_level`` share of the values to
+        their feature's minimum or maximum in the training data. ``transform``
+        and ``inverse_transform`` never add noise. :func:`skae.add_noise`
+        corrupts a data set the same way.
+    noise_level : float, default=0.1
+        Standard deviation (gaussian) or share of values corrupted (masking,
+        salt and pepper; at most 1).
     callbacks : list of keras.callbacks.Callback, default=None
         Extra Keras callbacks for training (e.g. ``TensorBoard``). They are
         attached to the model being trained.
@@ -232,6 +245,8 @@ keras.optimizers.Optimizer, default="adam"
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "noise": [StrOptions(set(NOISE_KINDS)), None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, tuple, None],
         "random_state": ["random_state"],
         "precision": [StrOptions({"float32", "float64"})],
@@ -257,6 +272,8 @@ keras.optimizers.Optimizer, default="adam"
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        noise=None,
+        noise_level=0.1,
         callbacks=None,
         random_state=None,
         precision="float32",
@@ -278,6 +295,8 @@ keras.optimizers.Optimizer, default="adam"
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.noise = noise
+        self.noise_level = noise_level
         self.callbacks = callbacks
         self.random_state = random_state
         self.precision = precision
@@ -305,6 +324,7 @@ keras.optimizers.Optimizer, default="adam"
         self : AutoencoderTransformer
             The fitted estimator.
         """
+        check_level(self.noise, self.noise_level, "noise_level")
         with _rollback_on_error(self):
             warm = self.warm_start and self.__sklearn_is_fitted__()
             X = self._validate_X(X, reset=not warm)
@@ -335,6 +355,7 @@ keras.optimizers.Optimizer, default="adam"
         self : AutoencoderTransformer
             The updated estimator.
         """
+        check_level(self.noise, self.noise_level, "noise_level")
         with _rollback_on_error(self):
             first = not self.__sklearn_is_fitted__()
             X = self._validate_X(X, reset=first)
@@ -410,6 +431,8 @@ keras.optimizers.Optimizer, default="adam"
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
+            noise=self.noise,
+            noise_level=self.noise_level,
             callbacks=self.callbacks,
             verbose=self.verbose,
         )

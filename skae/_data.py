@@ -17,6 +17,9 @@ from ._models import OUTPUT_DTYPE
 #: Rows per call when a fitted model is applied to data (transform, score).
 INFERENCE_BATCH = 4096
 
+#: Random streams drawn from one seed: shuffling is stream 0 (``epoch_rng``).
+NOISE_STREAM, VALIDATION_NOISE_STREAM = 2, 3
+
 
 def as_dtype(x, dtype) -> np.ndarray:
     """Return ``x`` as a C-contiguous array of ``dtype`` (no copy if it is one)."""
@@ -29,7 +32,10 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
 
 
 class Batches(keras.utils.PyDataset):
-    """Mini-batches ``(x, x[, sample_weight])`` over rows ``indices`` of ``X``.
+    """Mini-batches ``(inputs, targets[, sample_weight])`` over rows of ``X``.
+
+    Targets are the clean rows; inputs are the same rows, corrupted when a
+    ``corrupt`` function is given.
 
     Parameters
     ----------
@@ -44,8 +50,18 @@ class Batches(keras.utils.PyDataset):
     dtype : str
         The dtype the model computes in; batches are converted to it.
     seed : int or None
-        When given, the rows are shuffled anew at each epoch from
-        ``(seed, first_epoch + epoch)``; when None, they are served in order.
+        Seeds the shuffling and the corruption. When None, rows are served in
+        order and ``corrupt`` must be None.
+    shuffle : bool
+        Shuffle the rows anew at each epoch, and draw fresh corruption each
+        epoch. When False (a validation set), rows keep their order and the
+        corruption is the same at every epoch.
+    corrupt : callable or None
+        ``corrupt(x, rng=rng) -> x_noisy`` applied to the inputs only; the
+        targets stay clean (denoising).
+    stream : int
+        Which random stream the corruption draws from, so that a training and a
+        validation set with the same seed get independent noise.
     first_epoch : int
         Epochs already run before this dataset was made (``partial_fit``,
         ``warm_start``), so that every epoch of a model's life is shuffled
@@ -61,10 +77,16 @@ class Batches(keras.utils.PyDataset):
         dtype,
         sample_weight=None,
         seed=None,
+        shuffle=True,
+        corrupt=None,
+        stream=NOISE_STREAM,
         first_epoch=0,
     ):
         super().__init__()
         self.dtype = dtype
+        self.shuffle = shuffle
+        self.corrupt = corrupt
+        self.stream = stream
         self.X = X
         self.indices = np.asarray(indices)
         self.batch_size = batch_size
@@ -74,7 +96,7 @@ class Batches(keras.utils.PyDataset):
         self._order = self._draw_order()
 
     def _draw_order(self):
-        if self.seed is None:
+        if self.seed is None or not self.shuffle:
             return self.indices
         return epoch_rng(self.seed, self.epoch).permutation(self.indices)
 
@@ -84,13 +106,18 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i):
         rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
         x = as_dtype(self.X[rows], self.dtype)
+        x_in = x
+        if self.corrupt is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, self.stream, i])
+            x_in = self.corrupt(x, rng=rng)
         if self.sample_weight is None:
-            return x, x
-        return x, x, as_dtype(self.sample_weight[rows], self.dtype)
+            return x_in, x
+        return x_in, x, as_dtype(self.sample_weight[rows], self.dtype)
 
     def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._draw_order()
+        if self.shuffle:
+            self.epoch += 1
+            self._order = self._draw_order()
 
 
 def map_batches(

@@ -7,12 +7,14 @@ skae calls ``Model.fit``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import keras
 import numpy as np
 
-from ._data import Batches, epoch_rng
+from ._data import VALIDATION_NOISE_STREAM, Batches, epoch_rng
 from ._models import input_dtype
+from ._noise import corrupt
 
 #: Optimizer names accepted by the estimators, mapped to Keras classes.
 OPTIMIZERS = {
@@ -62,6 +64,18 @@ def split_validation(n_samples, validation_fraction, seed):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _corruption(X, noise, noise_level, dtype):
+    """The batch corruption function for ``noise``, or None."""
+    if noise is None:
+        return None
+    low = high = None
+    if noise == "salt_and_pepper":
+        # Per-feature extremes of the training data, computed without a copy.
+        low = np.asarray(X.min(axis=0), dtype=dtype)
+        high = np.asarray(X.max(axis=0), dtype=dtype)
+    return partial(corrupt, kind=noise, level=noise_level, low=low, high=high)
+
+
 @dataclass
 class TrainingResult:
     """What one call to :func:`train` did, as plain Python data."""
@@ -85,6 +99,8 @@ def train(
     validation_fraction=0.1,
     n_iter_no_change=10,
     tol=0.0,
+    noise=None,
+    noise_level=0.0,
     callbacks=None,
     verbose=0,
 ):
@@ -108,6 +124,12 @@ def train(
         Hold out ``validation_fraction`` of ``X``, stop after
         ``n_iter_no_change`` epochs without an improvement of the validation
         loss by more than ``tol``, and restore the best weights.
+    noise : {"gaussian", "masking", "salt_and_pepper"} or None
+        Corrupt the inputs (not the targets) of every training batch, afresh
+        each epoch; the validation inputs are corrupted once, identically at
+        every epoch.
+    noise_level : float
+        Strength of the noise (see ``_noise.corrupt``).
     callbacks : list of keras.callbacks.Callback or None
         Extra Keras callbacks.
     verbose : int
@@ -119,13 +141,22 @@ def train(
     """
     n_samples = X.shape[0]
     dtype = input_dtype(model)
+    noisy = _corruption(X, noise, noise_level, dtype)
     train_idx, val_data = np.arange(n_samples), None
     callbacks = list(callbacks or ())
     stopper = None
     if early_stopping:
         train_idx, val_idx = split_validation(n_samples, validation_fraction, seed)
         val_data = Batches(
-            X, val_idx, batch_size, dtype=dtype, sample_weight=sample_weight
+            X,
+            val_idx,
+            batch_size,
+            dtype=dtype,
+            sample_weight=sample_weight,
+            seed=seed,
+            shuffle=False,
+            corrupt=noisy,
+            stream=VALIDATION_NOISE_STREAM,
         )
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss",
@@ -152,6 +183,7 @@ def train(
         dtype=dtype,
         sample_weight=sample_weight,
         seed=seed,
+        corrupt=noisy,
         first_epoch=first_epoch,
     )
     history = model.fit(
