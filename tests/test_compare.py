@@ -73,10 +73,14 @@ def test_denoising_columns(split):
     assert table["psnr"][0] > table["input_psnr"][0]  # PCA removes some noise
 
 
-def test_reducers_are_not_fitted(split):
+def test_reducers_are_not_fitted_but_their_clones_can_be_returned(split):
     pca = PCA(3)
-    compare_reducers([("PCA", pca)], *split)
+    table, fitted = compare_reducers(
+        [("PCA", pca)], *split, n_components=[2, 3], return_estimators=True
+    )
     assert not hasattr(pca, "components_")
+    assert sorted(fitted) == [("PCA", 2), ("PCA", 3)]
+    assert fitted["PCA", 2].components_.shape == (2, 64)
 
 
 def test_list_of_dicts_without_pandas(split, monkeypatch):
