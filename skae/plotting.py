@@ -148,11 +148,14 @@ def plot_reconstructions(images, image_shape, *, n_images=10, titles=None, cmap=
 
     plt = _pyplot()
     height, width = shape[:2]
+    # Margins in inches around cells of about one square inch, so that the
+    # images fill the figure whatever the size of the grid.
+    left, right, bottom, top = 0.35, 0.05, 0.05, 0.3 if titles is not None else 0.05
+    aspect = math.sqrt(height / width)
+    fig_width = left + right + n_cols * 1.05 / aspect
+    fig_height = bottom + top + len(rows) * 1.05 * aspect
     fig, axes = plt.subplots(
-        len(rows),
-        n_cols,
-        figsize=(0.8 + 1.1 * n_cols, 1.1 * len(rows) * height / width),
-        squeeze=False,
+        len(rows), n_cols, figsize=(fig_width, fig_height), squeeze=False
     )
     for i, (name, array) in enumerate(rows.items()):
         for j in range(n_cols):
@@ -170,7 +173,14 @@ def plot_reconstructions(images, image_shape, *, n_images=10, titles=None, cmap=
             if i == 0 and titles is not None:
                 ax.set_title(titles[j])
         axes[i, 0].set_ylabel(str(name))
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(
+        left=left / fig_width,
+        right=1 - right / fig_width,
+        bottom=bottom / fig_height,
+        top=1 - top / fig_height,
+        wspace=0.05,
+        hspace=0.05,
+    )
     return fig
 
 
@@ -340,7 +350,7 @@ def plot_loss_curves(estimator_or_history):
     for key in order:
         curve = curves[key]
         ax.plot(
-            np.arange(curve.size),
+            np.arange(1, curve.size + 1),
             curve,
             linestyle="--" if key.startswith("val_") else "-",
             marker="o" if curve.size == 1 else None,
