@@ -4,7 +4,7 @@
 model is built or used, and matplotlib the first time something is plotted.
 """
 
-from . import datasets
+from . import datasets, plotting
 from ._autoencoder import AutoencoderTransformer
 from ._compare import compare_reducers
 from ._noise import add_noise
@@ -16,4 +16,5 @@ __all__ = [
     "add_noise",
     "compare_reducers",
     "datasets",
+    "plotting",
 ]

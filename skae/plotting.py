@@ -150,7 +150,10 @@ def plot_reconstructions(images, image_shape, *, n_images=10, titles=None, cmap=
     height, width = shape[:2]
     # Margins in inches around cells of about one square inch, so that the
     # images fill the figure whatever the size of the grid.
-    left, right, bottom, top = 0.35, 0.05, 0.05, 0.3 if titles is not None else 0.05
+    # Row names are written horizontally: room for the longest (~0.08 in/char).
+    longest = max(len(str(name)) for name in rows)
+    left, right = 0.15 + 0.08 * longest, 0.05
+    bottom, top = 0.05, 0.3 if titles is not None else 0.05
     aspect = math.sqrt(height / width)
     fig_width = left + right + n_cols * 1.05 / aspect
     fig_height = bottom + top + len(rows) * 1.05 * aspect
@@ -172,7 +175,7 @@ def plot_reconstructions(images, image_shape, *, n_images=10, titles=None, cmap=
                 spine.set_visible(False)
             if i == 0 and titles is not None:
                 ax.set_title(titles[j])
-        axes[i, 0].set_ylabel(str(name))
+        axes[i, 0].set_ylabel(str(name), rotation=0, ha="right", va="center")
     fig.subplots_adjust(
         left=left / fig_width,
         right=1 - right / fig_width,
