@@ -88,15 +88,21 @@ def main(argv=None):
         "import_loads_tensorflow": tf_loaded,
     }
 
-    print("| rows | skae.transform (ms) | PCA.transform (ms) | ratio | "
-          "encoder_.predict (ms) |")
+    print(
+        "| rows | skae.transform (ms) | PCA.transform (ms) | ratio | "
+        "encoder_.predict (ms) |"
+    )
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
         pred = "" if r["keras_predict_ms"] is None else f"{r['keras_predict_ms']:.2f}"
-        print(f"| {r['rows']} | {r['skae_transform_ms']:.3f} | "
-              f"{r['pca_transform_ms']:.3f} | {r['ratio_to_pca']:.1f} | {pred} |")
-    print(f"\n`import skae`: {t_import * 1e3:.0f} ms (median of 5 fresh "
-          f"interpreters); TensorFlow loaded by it: {tf_loaded}")
+        print(
+            f"| {r['rows']} | {r['skae_transform_ms']:.3f} | "
+            f"{r['pca_transform_ms']:.3f} | {r['ratio_to_pca']:.1f} | {pred} |"
+        )
+    print(
+        f"\n`import skae`: {t_import * 1e3:.0f} ms (median of 5 fresh "
+        f"interpreters); TensorFlow loaded by it: {tf_loaded}"
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

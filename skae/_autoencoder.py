@@ -85,7 +85,8 @@ def _rollback_on_error(estimator):
         if model is not None:
             model.set_weights(weights)
             if optimizer_state is not None:
-                for variable, value in zip(model.optimizer.variables, optimizer_state):
+                variables = model.optimizer.variables
+                for variable, value in zip(variables, optimizer_state, strict=True):
                     variable.assign(value)
         raise
 
@@ -160,6 +161,10 @@ keras.optimizers.Optimizer, default="adam"
     noise_level : float, default=0.1
         Standard deviation (gaussian) or share of values corrupted (masking,
         salt and pepper; at most 1).
+    noise_clip : tuple (low, high) or None, default=None
+        Clip the corrupted training inputs to this range, e.g. ``(0, 1)`` for
+        images, so that they look like test images corrupted with
+        ``add_noise(..., clip=(0, 1))``.
     callbacks : list of keras.callbacks.Callback, default=None
         Extra Keras callbacks for training (e.g. ``TensorBoard``). They are
         attached to the model being trained.
@@ -169,8 +174,9 @@ keras.optimizers.Optimizer, default="adam"
         from the operating system (NumPy's global generator is not touched).
     precision : {"float32", "float64"}, default="float32"
         The dtype the model's weights and computations use. ``"float64"`` is
-        about half as fast and makes results independent of how rows are
-        batched to the last float32 bit. Outputs are float32 either way.
+        slower (by up to 2x on large models) and makes results independent of
+        how rows are batched to the last float32 bit. Outputs are float32
+        either way.
     verbose : int, default=0
         0 silent, 1 Keras's progress bar, 2 one line per epoch.
     warm_start : bool, default=False
@@ -187,7 +193,7 @@ keras.optimizers.Optimizer, default="adam"
         Maps codes back to ``(n, n_features_in_)``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Epochs trained so far, over all ``fit``/``partial_fit`` calls.
@@ -247,6 +253,7 @@ keras.optimizers.Optimizer, default="adam"
         "tol": [Interval(Real, 0, None, closed="left")],
         "noise": [StrOptions(set(NOISE_KINDS)), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
+        "noise_clip": [tuple, None],
         "callbacks": [list, tuple, None],
         "random_state": ["random_state"],
         "precision": [StrOptions({"float32", "float64"})],
@@ -274,6 +281,7 @@ keras.optimizers.Optimizer, default="adam"
         tol=1e-4,
         noise=None,
         noise_level=0.1,
+        noise_clip=None,
         callbacks=None,
         random_state=None,
         precision="float32",
@@ -297,6 +305,7 @@ keras.optimizers.Optimizer, default="adam"
         self.tol = tol
         self.noise = noise
         self.noise_level = noise_level
+        self.noise_clip = noise_clip
         self.callbacks = callbacks
         self.random_state = random_state
         self.precision = precision
@@ -312,8 +321,8 @@ keras.optimizers.Optimizer, default="adam"
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data. Any numeric dtype; it is converted to float32 one
-            batch at a time.
+            Training data. Any numeric dtype; it is converted to the model's
+            ``precision`` one batch at a time.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -433,6 +442,7 @@ keras.optimizers.Optimizer, default="adam"
             tol=self.tol,
             noise=self.noise,
             noise_level=self.noise_level,
+            noise_clip=self.noise_clip,
             callbacks=self.callbacks,
             verbose=self.verbose,
         )
@@ -450,7 +460,11 @@ keras.optimizers.Optimizer, default="adam"
     def _warn_if_not_converged(self, result):
         key = "val_loss" if self.early_stopping else "loss"
         curve = result.history.get(key, [])
-        if not result.stopped_early and len(curve) > 1 and curve[-2] - curve[-1] > self.tol:
+        if (
+            not result.stopped_early
+            and len(curve) > 1
+            and curve[-2] - curve[-1] > self.tol
+        ):
             warnings.warn(
                 f"AutoencoderTransformer: the maximum number of epochs "
                 f"({self.epochs}) was reached while the {key.replace('_', ' ')} "
@@ -496,7 +510,7 @@ keras.optimizers.Optimizer, default="adam"
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_original : ndarray of shape (n_samples, `n_features_in_`), dtype float32
             The reconstruction.
         """
         from . import _data, _models
@@ -536,7 +550,7 @@ keras.optimizers.Optimizer, default="adam"
         X = self._validate_X(X, reset=False)
 
         def row_errors(x):
-            diff = _models.apply(self.model_, x).astype(np.float64) - x
+            diff = _models.apply(self.model_, x, dtype=np.float64) - x
             return np.mean(diff**2, axis=1, keepdims=True)
 
         errors = _data.map_batches(

@@ -41,9 +41,11 @@ def _non_negative_float(text):
 
 
 def build_parser():
-    """The argument parser of the ``skae`` command."""
+    """Build the argument parser of the ``skae`` command."""
     parser = _Parser(prog="skae", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
     cmp = commands.add_parser(
         "compare",
         help="compare PCA and the autoencoder on a data set",
@@ -246,7 +248,9 @@ def compare(args, log):
     print(table, end="")
     X_noisy = None
     if noise is not None:
-        X_noisy = add_noise(X_test, noise, args.noise_level, args.random_state, clip=clip)
+        X_noisy = add_noise(
+            X_test, noise, args.noise_level, args.random_state, clip=clip
+        )
     figures = _write_figures(args, rows, fitted, X_test, X_noisy, shape, log)
     outputs = ["results.csv", "results.md"] + [p.name for p in figures]
     log(f"wrote {', '.join(outputs)} to {args.out}/")

@@ -30,7 +30,7 @@ COLUMNS = (
 
 
 def _n_components_param(name, estimator):
-    """The parameter name of ``estimator`` (or a Pipeline) for n_components."""
+    """Return the name of the n_components parameter of ``estimator``."""
     names = [
         p
         for p in estimator.get_params(deep=True)
@@ -137,7 +137,8 @@ def compare_reducers(
         One row per reducer and ``n_components``, a DataFrame when pandas is
         installed. Columns: ``reducer``, ``n_components``, ``fit_s`` (fit
         seconds), ``transform_ms_per_1000`` (milliseconds to transform 1,000
-        test samples, after one untimed warm-up call on a single row), ``mse`` (test reconstruction mean squared error),
+        test samples, after one untimed warm-up call on a single row),
+        ``mse`` (test reconstruction mean squared error),
         ``explained_variance`` (``1 - SSE / SST`` of the test reconstruction,
         PCA's explained variance ratio for PCA); with ``noise`` also
         ``noisy_mse`` and ``psnr`` (of the reconstruction of the noisy input
@@ -163,8 +164,7 @@ def compare_reducers(
     X_test = check_array(X_test, dtype=[np.float64, np.float32])
     if X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
-            f"X_train has {X_train.shape[1]} features but X_test has "
-            f"{X_test.shape[1]}."
+            f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}."
         )
     widths = [None] if n_components is None else list(n_components)
     if not all(
@@ -206,7 +206,7 @@ def compare_reducers(
 
 
 def _as_table(rows):
-    """A pandas DataFrame of ``rows`` when pandas is installed, else ``rows``."""
+    """Return ``rows`` as a DataFrame when pandas is installed, else as is."""
     try:
         import pandas as pd
     except ImportError:
@@ -219,7 +219,9 @@ def _width(est, k):
         return k
     params = est.get_params(deep=True)
     widths = [
-        v for p, v in params.items() if p == "n_components" or p.endswith("__n_components")
+        v
+        for p, v in params.items()
+        if p == "n_components" or p.endswith("__n_components")
     ]
     return widths[0] if len(widths) == 1 else None
 

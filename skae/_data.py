@@ -27,7 +27,7 @@ def as_dtype(x, dtype) -> np.ndarray:
 
 
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
-    """The generator for one epoch of one random stream (order, noise...)."""
+    """Return the generator of one random stream at one epoch."""
     return np.random.default_rng([seed, epoch, stream])
 
 

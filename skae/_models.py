@@ -112,20 +112,19 @@ def halves(model: keras.Model) -> tuple[keras.Model, keras.Model]:
 
 
 def input_dtype(model: keras.Model) -> str:
-    """The dtype ``model`` expects its input in (its compute precision)."""
+    """Return the dtype ``model`` expects as input (its compute precision)."""
     return model.inputs[0].dtype
 
 
-def apply(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Run ``model`` on one batch in inference mode and return NumPy float32.
+def apply(model: keras.Model, x: np.ndarray, dtype=OUTPUT_DTYPE) -> np.ndarray:
+    """Run ``model`` on one batch in inference mode, as a NumPy array.
 
-    Not ``Model.predict``: it sets up a data pipeline on every call, which
-    costs tens of milliseconds for a single row. See ``_backend``.
+    ``predict_on_batch`` runs a compiled function that Keras builds once per
+    model: about 0.5 ms for one row on TensorFlow, where a direct eager call
+    costs ~4 ms and ``predict`` (which sets up a data pipeline each call)
+    ~60 ms.
     """
-    from ._backend import inference_function
-
-    out = keras.ops.convert_to_numpy(inference_function(model)(x))
-    return np.asarray(out, dtype=OUTPUT_DTYPE)
+    return np.asarray(model.predict_on_batch(x), dtype=dtype)
 
 
 def get_state(model: keras.Model) -> dict:

@@ -27,7 +27,7 @@ def check_level(kind, level, name="level"):
         )
 
 
-def corrupt(x, kind, level, rng, *, low=None, high=None):
+def corrupt(x, kind, level, rng, *, low=None, high=None, clip=None):
     """Return a corrupted copy of the 2-D float array ``x``.
 
     Parameters
@@ -45,17 +45,24 @@ def corrupt(x, kind, level, rng, *, low=None, high=None):
         Source of randomness.
     low, high : ndarray of shape (n_features,), optional
         Per-feature extremes for salt and pepper; default the batch's own.
+    clip : tuple (low, high) or None
+        Clip the result to this range.
     """
     if kind == "gaussian":
-        return x + rng.normal(0.0, level, size=x.shape).astype(x.dtype)
-    hit = rng.random(size=x.shape) < level
-    if kind == "masking":
-        return np.where(hit, np.zeros((), x.dtype), x)
-    low = x.min(axis=0) if low is None else low
-    high = x.max(axis=0) if high is None else high
-    salt = rng.random(size=x.shape) < 0.5
-    extremes = np.where(salt, np.asarray(high, x.dtype), np.asarray(low, x.dtype))
-    return np.where(hit, extremes, x)
+        out = x + rng.normal(0.0, level, size=x.shape).astype(x.dtype)
+    else:
+        hit = rng.random(size=x.shape) < level
+        if kind == "masking":
+            out = np.where(hit, np.zeros((), x.dtype), x)
+        else:
+            low = x.min(axis=0) if low is None else low
+            high = x.max(axis=0) if high is None else high
+            salt = rng.random(size=x.shape) < 0.5
+            extremes = np.where(
+                salt, np.asarray(high, x.dtype), np.asarray(low, x.dtype)
+            )
+            out = np.where(hit, extremes, x)
+    return out if clip is None else np.clip(out, *clip).astype(x.dtype, copy=False)
 
 
 @validate_params(
@@ -105,7 +112,4 @@ def add_noise(X, kind, level, random_state=None, *, clip=None):
     X = check_array(X, dtype=[np.float64, np.float32])
     check_level(kind, level)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    out = corrupt(X, kind, level, np.random.default_rng(seed))
-    if clip is not None:
-        out = np.clip(out, *clip)
-    return out
+    return corrupt(X, kind, level, np.random.default_rng(seed), clip=clip)

@@ -64,8 +64,8 @@ def split_validation(n_samples, validation_fraction, seed):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _corruption(X, noise, noise_level, dtype):
-    """The batch corruption function for ``noise``, or None."""
+def _corruption(X, noise, noise_level, noise_clip, dtype):
+    """Return the batch corruption function for ``noise``, or None."""
     if noise is None:
         return None
     low = high = None
@@ -73,7 +73,9 @@ def _corruption(X, noise, noise_level, dtype):
         # Per-feature extremes of the training data, computed without a copy.
         low = np.asarray(X.min(axis=0), dtype=dtype)
         high = np.asarray(X.max(axis=0), dtype=dtype)
-    return partial(corrupt, kind=noise, level=noise_level, low=low, high=high)
+    return partial(
+        corrupt, kind=noise, level=noise_level, low=low, high=high, clip=noise_clip
+    )
 
 
 @dataclass
@@ -101,6 +103,7 @@ def train(
     tol=0.0,
     noise=None,
     noise_level=0.0,
+    noise_clip=None,
     callbacks=None,
     verbose=0,
 ):
@@ -130,6 +133,8 @@ def train(
         every epoch.
     noise_level : float
         Strength of the noise (see ``_noise.corrupt``).
+    noise_clip : tuple (low, high) or None
+        Range the corrupted inputs are clipped to.
     callbacks : list of keras.callbacks.Callback or None
         Extra Keras callbacks.
     verbose : int
@@ -141,7 +146,7 @@ def train(
     """
     n_samples = X.shape[0]
     dtype = input_dtype(model)
-    noisy = _corruption(X, noise, noise_level, dtype)
+    noisy = _corruption(X, noise, noise_level, noise_clip, dtype)
     train_idx, val_data = np.arange(n_samples), None
     callbacks = list(callbacks or ())
     stopper = None
@@ -194,9 +199,7 @@ def train(
         callbacks=callbacks,
         shuffle=False,
     )
-    logs = {
-        key: [float(v) for v in values] for key, values in history.history.items()
-    }
+    logs = {key: [float(v) for v in values] for key, values in history.history.items()}
     epochs_run = len(logs.get("loss", ()))
     return TrainingResult(
         history=logs,

@@ -266,7 +266,7 @@ def test_partial_fit_one_epoch_at_a_time(X_small):
     w1 = weights(ae)
     ae.partial_fit(X_small)
     assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
-    assert any(not np.array_equal(a, b) for a, b in zip(w1, weights(ae)))
+    assert any(not np.array_equal(a, b) for a, b in zip(w1, weights(ae), strict=True))
     with pytest.raises(ValueError, match="X has 4 features"):
         ae.partial_fit(X_small[:, :4])
 
@@ -276,7 +276,9 @@ def test_partial_fit_epochs_are_shuffled_differently(X_small):
     ae = small(epochs=2, batch_size=7)
     ae.partial_fit(X_small)
     ae.partial_fit(X_small)
-    assert_array_equal(ae.transform(X_small), fitted(X_small, batch_size=7).transform(X_small))
+    assert_array_equal(
+        ae.transform(X_small), fitted(X_small, batch_size=7).transform(X_small)
+    )
 
 
 def test_warm_start_continues_training(X_small):
@@ -284,7 +286,7 @@ def test_warm_start_continues_training(X_small):
     w = weights(ae)
     fitted_again = ae.fit(X_small)
     assert fitted_again is ae and ae.n_iter_ == 4 and len(ae.loss_curve_) == 4
-    assert any(not np.array_equal(a, b) for a, b in zip(w, weights(ae)))
+    assert any(not np.array_equal(a, b) for a, b in zip(w, weights(ae), strict=True))
     cold = fitted(X_small)
     cold.fit(X_small)
     assert cold.n_iter_ == 2
@@ -457,7 +459,7 @@ def test_large_transform_goes_in_batches(X_small, monkeypatch):
     assert_allclose(Z, ae.transform(X_small), rtol=1e-6)
 
 
-# -- scikit-learn composition ------------------------------------------------------------
+# -- scikit-learn composition ---------------------------------------------------
 
 
 def test_pipeline_and_gridsearch_side_by_side_with_pca(digits):
@@ -491,7 +493,7 @@ def test_gridsearch_without_y_uses_score(X_small):
     assert (scores < 0).all()
 
 
-# -- validation -----------------------------------------------------------------------------
+# -- validation ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -548,7 +550,7 @@ def test_bad_input_errors_and_fitted_state_is_kept(X_small, case):
     for method in (ae.fit, ae.partial_fit, ae.transform, ae.score):
         with pytest.raises(error, match=match):
             method(X_bad)
-    for a, b in zip(before_w, weights(ae)):
+    for a, b in zip(before_w, weights(ae), strict=True):
         assert_array_equal(a, b)
     assert ae.__dict__.keys() == before_d.keys()
     assert all(ae.__dict__[k] is before_d[k] for k in before_d)
@@ -580,6 +582,6 @@ def test_error_during_training_rolls_back_weights(X_small):
     w, n_iter = weights(ae), ae.n_iter_
     with pytest.raises(RuntimeError, match="boom"):
         ae.set_params(callbacks=[Fail()]).fit(X_small)
-    for a, b in zip(w, weights(ae)):
+    for a, b in zip(w, weights(ae), strict=True):
         assert_array_equal(a, b)
     assert ae.n_iter_ == n_iter

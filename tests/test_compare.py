@@ -40,8 +40,9 @@ def test_sweep_over_n_components_in_pipelines_and_autoencoders(split):
         {
             "scaled PCA": make_pipeline(StandardScaler(), PCA()),
             "SVD": TruncatedSVD(),
-            "AE": AutoencoderTransformer(hidden_layer_sizes=(8,), epochs=1,
-                                         random_state=0),
+            "AE": AutoencoderTransformer(
+                hidden_layer_sizes=(8,), epochs=1, random_state=0
+            ),
         },  # fmt: skip
         X_train,
         X_test,
@@ -97,7 +98,9 @@ def test_errors(split):
     X_train, X_test = split
     with pytest.raises(TypeError, match="lacks transform, inverse_transform"):
         compare_reducers({"TSNE": TSNE()}, X_train, X_test)
-    with pytest.raises(ValueError, match="exactly one n_components.*pca-1__n_components"):
+    with pytest.raises(
+        ValueError, match="exactly one n_components.*pca-1__n_components"
+    ):
         compare_reducers(
             {"two": make_pipeline(PCA(), PCA())}, X_train, X_test, n_components=[2]
         )

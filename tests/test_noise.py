@@ -109,3 +109,23 @@ def test_denoising_autoencoder_denoises_better():
         recon = ae.inverse_transform(ae.transform(X_noisy))
         errors[noise] = np.mean((recon - X_test) ** 2)
     assert errors["gaussian"] < 0.8 * errors[None]
+
+
+def test_noise_clip_bounds_the_training_inputs(X):
+    from skae._training import _corruption
+
+    corrupt = _corruption(X, "gaussian", 5.0, (0.0, 1.0), "float32")
+    out = corrupt(X.astype(np.float32), rng=np.random.default_rng(0))
+    assert out.dtype == np.float32 and out.min() == 0 and out.max() == 1
+    assert _corruption(X, None, 5.0, (0.0, 1.0), "float32") is None
+
+
+def test_noise_clip_reaches_training(digits):
+    X, _ = digits
+    params = dict(
+        n_components=4, hidden_layer_sizes=(8,), epochs=1, noise="gaussian",
+        noise_level=2.0, random_state=0,
+    )  # fmt: skip
+    a = AutoencoderTransformer(**params).fit(X)
+    b = AutoencoderTransformer(noise_clip=(0, 1), **params).fit(X)
+    assert not np.array_equal(a.transform(X), b.transform(X))
