@@ -8,6 +8,8 @@ free of TensorFlow.
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from contextlib import contextmanager
 from functools import partial
@@ -32,6 +34,7 @@ from ._compat import (
     validate_data,
 )
 from ._noise import NOISE_KINDS, check_level
+from .exceptions import DivergenceError
 
 ACTIVATIONS = frozenset(
     {"elu", "gelu", "leaky_relu", "linear", "relu", "selu", "sigmoid", "softplus",
@@ -72,22 +75,20 @@ def _rollback_on_error(estimator):
     """
     saved = dict(estimator.__dict__)
     model = saved.get("model_")
-    weights = optimizer_state = None
+    state = None
     if model is not None:
-        weights = model.get_weights()
-        if model.optimizer is not None and model.optimizer.built:
-            optimizer_state = [v.numpy() for v in model.optimizer.variables]
+        from ._training import snapshot
+
+        state = snapshot(model)
     try:
         yield
     except BaseException:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
         if model is not None:
-            model.set_weights(weights)
-            if optimizer_state is not None:
-                variables = model.optimizer.variables
-                for variable, value in zip(variables, optimizer_state, strict=True):
-                    variable.assign(value)
+            from ._training import restore
+
+            restore(model, state)
         raise
 
 
@@ -172,6 +173,19 @@ keras.optimizers.Optimizer, default="adam"
         Seeds the weights, dropout, shuffling and the validation split. An int
         gives bitwise-reproducible results on CPU. ``None`` draws fresh entropy
         from the operating system (NumPy's global generator is not touched).
+    checkpoint_dir : str, path-like or None, default=None
+        Make ``fit`` resumable: the weights, optimizer state and losses are
+        saved there at the end of every epoch (with Keras's
+        ``BackupAndRestore``). If the process dies, calling ``fit`` again with
+        the same settings, data shape and directory resumes after the last
+        finished epoch; a finished ``fit`` removes the checkpoint. Use an int
+        or None ``random_state`` (None's seed is saved in the checkpoint).
+    on_divergence : {"raise", "warn"}, default="raise"
+        What to do when the loss becomes NaN or infinite: training stops at
+        the end of that epoch, the weights of the last epoch with a finite
+        loss are put back, and a :class:`~skae.exceptions.DivergenceError` is
+        raised (``"raise"``) or a ``ConvergenceWarning`` is issued
+        (``"warn"``).
     precision : {"float32", "float64"}, default="float32"
         The dtype the model's weights and computations use. ``"float64"`` is
         slower (by up to 2x on large models) and makes results independent of
@@ -181,7 +195,8 @@ keras.optimizers.Optimizer, default="adam"
         0 silent, 1 Keras's progress bar, 2 one line per epoch.
     warm_start : bool, default=False
         Continue training the fitted model on the next ``fit`` instead of
-        starting afresh.
+        starting afresh. The model keeps its loss and optimizer (with its
+        state); a changed ``learning_rate`` of a named optimizer applies.
 
     Attributes
     ----------
@@ -256,6 +271,8 @@ keras.optimizers.Optimizer, default="adam"
         "noise_clip": [tuple, None],
         "callbacks": [list, tuple, None],
         "random_state": ["random_state"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "on_divergence": [StrOptions({"raise", "warn"})],
         "precision": [StrOptions({"float32", "float64"})],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -284,6 +301,8 @@ keras.optimizers.Optimizer, default="adam"
         noise_clip=None,
         callbacks=None,
         random_state=None,
+        checkpoint_dir=None,
+        on_divergence="raise",
         precision="float32",
         verbose=0,
         warm_start=False,
@@ -308,6 +327,8 @@ keras.optimizers.Optimizer, default="adam"
         self.noise_clip = noise_clip
         self.callbacks = callbacks
         self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
+        self.on_divergence = on_divergence
         self.precision = precision
         self.verbose = verbose
         self.warm_start = warm_start
@@ -338,9 +359,23 @@ keras.optimizers.Optimizer, default="adam"
             warm = self.warm_start and self.__sklearn_is_fitted__()
             X = self._validate_X(X, reset=not warm)
             sample_weight = self._validate_sample_weight(sample_weight, X)
+            checkpoint = self._checkpoint(X) if self.checkpoint_dir else None
             if not warm:
-                self._initialize()
-            result = self._train(X, sample_weight, self.epochs, self.early_stopping)
+                seed = None if checkpoint is None else checkpoint.load()
+                self._initialize(seed)
+                if checkpoint is not None and seed is None:
+                    checkpoint.start(self._seed)
+            elif isinstance(self.optimizer, str):
+                # A warm start keeps the optimizer and its state; a new
+                # learning_rate still applies.
+                self.model_.optimizer.learning_rate.assign(self.learning_rate)
+            result = self._train(
+                X, sample_weight, self.epochs, self.early_stopping, checkpoint
+            )
+        self._report(result)
+        if checkpoint is not None and not result.interrupted:
+            checkpoint.clear()
+        if not (result.interrupted or result.diverged):
             self._warn_if_not_converged(result)
         return self
 
@@ -371,7 +406,8 @@ keras.optimizers.Optimizer, default="adam"
             sample_weight = self._validate_sample_weight(sample_weight, X)
             if first:
                 self._initialize()
-            self._train(X, sample_weight, epochs=1, early_stopping=False)
+            result = self._train(X, sample_weight, epochs=1, early_stopping=False)
+        self._report(result)
         return self
 
     def _validate_X(self, X, *, reset):
@@ -389,11 +425,26 @@ keras.optimizers.Optimizer, default="adam"
             return self.output_activation
         return "sigmoid" if self.loss == "binary_crossentropy" else "linear"
 
-    def _initialize(self):
+    def _checkpoint(self, X):
+        from ._checkpoint import Checkpoint
+
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "on_divergence"}
+        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        fingerprint = {
+            **params,
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            "first_epoch": getattr(self, "n_iter_", 0),
+        }
+        # Through JSON once, so that it compares equal to what is read back.
+        fingerprint = json.loads(json.dumps(fingerprint, default=repr))
+        return Checkpoint(self.checkpoint_dir, fingerprint)
+
+    def _initialize(self, seed=None):
         """Build and compile a fresh model for ``n_features_in_`` inputs."""
         from . import _models, _training
 
-        self._seed = _draw_seed(self.random_state)
+        self._seed = _draw_seed(self.random_state) if seed is None else seed
         model = _models.build_dense_autoencoder(
             self.n_features_in_,
             self.n_components,
@@ -425,7 +476,13 @@ keras.optimizers.Optimizer, default="adam"
         self.encoder_, self.decoder_ = _models.halves(model)
         self._n_features_out = self.encoder_.output_shape[-1]
 
-    def _train(self, X, sample_weight, epochs, early_stopping):
+    def _train(self, X, sample_weight, epochs, early_stopping, checkpoint=None):
+        """Train through the one training routine; record what it did.
+
+        A run that ends without a single good epoch of a model that had none
+        raises here (and is rolled back); otherwise the good epochs are kept
+        and :meth:`_report` says what went wrong.
+        """
         from . import _training
 
         result = _training.train(
@@ -445,17 +502,48 @@ keras.optimizers.Optimizer, default="adam"
             noise_clip=self.noise_clip,
             callbacks=self.callbacks,
             verbose=self.verbose,
+            checkpoint=checkpoint,
         )
+        if self.n_iter_ + result.epochs_run == 0:
+            if result.interrupted:
+                raise KeyboardInterrupt
+            if result.diverged:
+                raise DivergenceError(self._divergence_message(0))
         self.n_iter_ += result.epochs_run
         self.loss_curve_ = self.loss_curve_ + result.history["loss"]
         self.history_ = {
             key: self.history_.get(key, []) + values
             for key, values in result.history.items()
         }
-        if early_stopping:
+        if early_stopping and result.history.get("val_loss"):
             self.validation_scores_ = [-v for v in result.history["val_loss"]]
-            self.best_validation_score_ = self.validation_scores_[result.best_epoch]
+            best = min(result.best_epoch or 0, len(self.validation_scores_) - 1)
+            self.best_validation_score_ = self.validation_scores_[best]
         return result
+
+    def _divergence_message(self, kept):
+        return (
+            f"Training diverged: the loss became NaN or infinite after "
+            f"{self.n_iter_ if kept else 0} good epoch(s)"
+            + (f"; the weights of epoch {self.n_iter_} are kept" if kept else "")
+            + f". Lower learning_rate (now {self.learning_rate}), scale the data "
+            "(e.g. StandardScaler or MinMaxScaler), or add alpha regularization."
+        )
+
+    def _report(self, result):
+        """Warn about an interrupted run; raise (or warn) about divergence."""
+        if result.interrupted:
+            warnings.warn(
+                f"Training was interrupted; the weights of the last completed "
+                f"epoch are kept (n_iter_={self.n_iter_}).",
+                UserWarning,
+                stacklevel=4,
+            )
+        if result.diverged:
+            message = self._divergence_message(kept=True)
+            if self.on_divergence == "raise":
+                raise DivergenceError(message)
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     def _warn_if_not_converged(self, result):
         key = "val_loss" if self.early_stopping else "loss"

@@ -63,9 +63,8 @@ class Batches(keras.utils.PyDataset):
         Which random stream the corruption draws from, so that a training and a
         validation set with the same seed get independent noise.
     first_epoch : int
-        Epochs already run before this dataset was made (``partial_fit``,
-        ``warm_start``), so that every epoch of a model's life is shuffled
-        differently.
+        The epoch of the model's life the rows are first served for; see
+        :meth:`set_epoch`.
     """
 
     def __init__(
@@ -114,9 +113,16 @@ class Batches(keras.utils.PyDataset):
             return x_in, x
         return x_in, x, as_dtype(self.sample_weight[rows], self.dtype)
 
-    def on_epoch_end(self):
-        if self.shuffle:
-            self.epoch += 1
+    def set_epoch(self, epoch):
+        """Serve the rows of ``epoch`` (counted over the model's whole life).
+
+        Training calls this at the start of every epoch, so each epoch of a
+        model's life, across ``partial_fit`` calls and resumed fits, has its
+        own order and noise. A validation set (``shuffle=False``) keeps its
+        order and its noise.
+        """
+        if self.shuffle and epoch != self.epoch:
+            self.epoch = epoch
             self._order = self._draw_order()
 
 

@@ -127,6 +127,17 @@ def apply(model: keras.Model, x: np.ndarray, dtype=OUTPUT_DTYPE) -> np.ndarray:
     return np.asarray(model.predict_on_batch(x), dtype=dtype)
 
 
+def random_states(model: keras.Model) -> list:
+    """Return the variables of ``model``'s random generators (dropout seeds).
+
+    Keras keeps them out of ``get_weights`` and weight files; saving and
+    restoring them makes training after a restore draw the same dropout masks
+    as training that never stopped.
+    """
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
 def get_state(model: keras.Model) -> dict:
     """Return a picklable description of ``model``: its config and weights.
 
@@ -136,6 +147,7 @@ def get_state(model: keras.Model) -> dict:
     state = {
         "config": keras.saving.serialize_keras_object(model),
         "weights": model.get_weights(),
+        "random_states": [v.numpy() for v in random_states(model)],
         "optimizer": None,
     }
     optimizer = getattr(model, "optimizer", None)
@@ -151,6 +163,9 @@ def from_state(state: dict) -> keras.Model:
     """
     model = keras.saving.deserialize_keras_object(state["config"])
     model.set_weights(state["weights"])
+    variables = random_states(model)
+    for variable, value in zip(variables, state["random_states"], strict=True):
+        variable.assign(value)
     return model
 
 

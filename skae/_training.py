@@ -1,11 +1,14 @@
 """The one training routine.
 
 Both ``fit`` and ``partial_fit`` train through :func:`train`; nothing else in
-skae calls ``Model.fit``.
+skae calls ``Model.fit``. Besides Keras's loop it keeps the weights of the
+last good epoch, so that a diverging loss, a ``KeyboardInterrupt`` or a killed
+process (with a checkpoint) never costs a trained model.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -13,7 +16,7 @@ import keras
 import numpy as np
 
 from ._data import VALIDATION_NOISE_STREAM, Batches, epoch_rng
-from ._models import input_dtype
+from ._models import input_dtype, random_states
 from ._noise import corrupt
 
 #: Optimizer names accepted by the estimators, mapped to Keras classes.
@@ -80,12 +83,92 @@ def _corruption(X, noise, noise_level, noise_clip, dtype):
 
 @dataclass
 class TrainingResult:
-    """What one call to :func:`train` did, as plain Python data."""
+    """What one call to :func:`train` did, as plain Python data.
+
+    ``history`` and ``epochs_run`` count the good epochs of this call, those
+    of a resumed checkpoint included; ``diverged`` and ``interrupted`` say why
+    training stopped before ``epochs`` (the model then has the weights of the
+    last good epoch).
+    """
 
     history: dict = field(default_factory=dict)
     epochs_run: int = 0
     stopped_early: bool = False
     best_epoch: int | None = None
+    resumed_at: int = 0
+    diverged: bool = False
+    interrupted: bool = False
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def snapshot(model):
+    """Copy the weights, random-generator and optimizer state of ``model``."""
+    optimizer = model.optimizer
+    state = None
+    if optimizer is not None and optimizer.built:
+        state = [v.numpy() for v in optimizer.variables]
+    seeds = [v.numpy() for v in random_states(model)]
+    return model.get_weights(), seeds, state
+
+
+def restore(model, state):
+    """Put back what :func:`snapshot` copied."""
+    weights, seeds, optimizer_state = state
+    model.set_weights(weights)
+    _assign(random_states(model), seeds)
+    if optimizer_state is not None:
+        _assign(model.optimizer.variables, optimizer_state)
+
+
+class _Guard(keras.callbacks.Callback):
+    """Epoch bookkeeping around Keras's loop.
+
+    Sets the epoch of the training batches (shuffling and noise), keeps the
+    logs and a copy of the weights of every epoch that ended with finite
+    losses, saves the logs to the checkpoint, and stops training at the end
+    of an epoch whose loss is NaN or infinite.
+    """
+
+    def __init__(self, batches, first_epoch, checkpoint=None):
+        super().__init__()
+        self.batches = batches
+        self.first_epoch = first_epoch
+        self.checkpoint = checkpoint
+        self.epoch_logs = [] if checkpoint is None else checkpoint.history()
+        self.resumed_at = None
+        self.diverged = False
+        self.good = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.resumed_at is None:
+            # After every on_train_begin: a resumed checkpoint is loaded.
+            self.resumed_at = epoch
+            self.epoch_logs = self.epoch_logs[:epoch]
+            if epoch > 0 and self.checkpoint is not None:
+                _assign(random_states(self.model), self.checkpoint.random_states())
+            self.good = snapshot(self.model)
+        self.batches.set_epoch(self.first_epoch + epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        if not all(math.isfinite(v) for v in logs.values()):
+            self.diverged = True
+            self.model.stop_training = True
+            return
+        self.epoch_logs.append(logs)
+        self.good = snapshot(self.model)
+        if self.checkpoint is not None:
+            seeds = [v.numpy() for v in random_states(self.model)]
+            self.checkpoint.save_epoch(self.epoch_logs, seeds)
+
+    def restore_good(self):
+        """Put back the weights of the last good epoch."""
+        if self.good is not None:
+            restore(self.model, self.good)
 
 
 def train(
@@ -106,6 +189,7 @@ def train(
     noise_clip=None,
     callbacks=None,
     verbose=0,
+    checkpoint=None,
 ):
     """Train the compiled autoencoder ``model`` to reconstruct ``X``.
 
@@ -139,6 +223,8 @@ def train(
         Extra Keras callbacks.
     verbose : int
         Keras's verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    checkpoint : _checkpoint.Checkpoint or None
+        Save the state at every epoch's end and resume from a saved one.
 
     Returns
     -------
@@ -170,7 +256,6 @@ def train(
             min_delta=tol,
             restore_best_weights=True,
         )
-        callbacks.append(stopper)
     if sample_weight is not None:
         # Mean 1 over the training rows: the loss is then the weighted mean,
         # the same as training on rows repeated ``sample_weight`` times.
@@ -191,19 +276,39 @@ def train(
         corrupt=noisy,
         first_epoch=first_epoch,
     )
-    history = model.fit(
-        batches,
-        validation_data=val_data,
-        epochs=epochs,
-        verbose=verbose,
-        callbacks=callbacks,
-        shuffle=False,
-    )
-    logs = {key: [float(v) for v in values] for key, values in history.history.items()}
-    epochs_run = len(logs.get("loss", ()))
-    return TrainingResult(
-        history=logs,
-        epochs_run=epochs_run,
-        stopped_early=stopper is not None and stopper.stopped_epoch > 0,
-        best_epoch=None if stopper is None else stopper.best_epoch,
-    )
+    guard = _Guard(batches, first_epoch, checkpoint)
+    # The guard runs first at every epoch's end, so a diverged epoch stops
+    # before it reaches the backup or early stopping.
+    callbacks = [guard, *callbacks]
+    if checkpoint is not None:
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(checkpoint.keras_dir, save_freq="epoch")
+        )
+    if stopper is not None:
+        callbacks.append(stopper)
+    result = TrainingResult()
+    try:
+        model.fit(
+            batches,
+            validation_data=val_data,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            shuffle=False,
+        )
+    except KeyboardInterrupt:
+        result.interrupted = True
+        guard.restore_good()
+    if guard.diverged:
+        result.diverged = True
+        guard.restore_good()
+        if checkpoint is not None:
+            checkpoint.clear()
+    keys = guard.epoch_logs[0].keys() if guard.epoch_logs else ("loss",)
+    result.history = {key: [logs[key] for logs in guard.epoch_logs] for key in keys}
+    result.epochs_run = len(guard.epoch_logs)
+    result.resumed_at = guard.resumed_at or 0
+    if stopper is not None:
+        result.stopped_early = stopper.stopped_epoch > 0
+        result.best_epoch = stopper.best_epoch
+    return result

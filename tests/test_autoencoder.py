@@ -244,16 +244,15 @@ def test_pipeline_round_trip_in_fresh_process(digits, tmp_path):
     assert_array_equal(out, pipe_t.transform(X))
 
 
-def test_pickle_keeps_optimizer_state_for_further_training(X_small):
-    ae = fitted(X_small)
-    copy = joblib.loads(joblib.dumps(ae)) if hasattr(joblib, "loads") else None
-    if copy is None:
-        import pickle
+def test_pickle_keeps_optimizer_and_dropout_state_for_further_training(X_small):
+    import pickle
 
-        copy = pickle.loads(pickle.dumps(ae))
+    ae = fitted(X_small, dropout=0.3)
+    copy = pickle.loads(pickle.dumps(ae))
     ae.partial_fit(X_small)
     copy.partial_fit(X_small)
     assert_array_equal(copy.transform(X_small), ae.transform(X_small))
+    assert copy.loss_curve_ == ae.loss_curve_
     assert copy.n_iter_ == ae.n_iter_ == 3
 
 

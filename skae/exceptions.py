@@ -1,0 +1,16 @@
+"""Exceptions and warnings raised by skae."""
+
+__all__ = ["DivergenceError", "InconsistentVersionWarning"]
+
+
+class DivergenceError(ValueError, FloatingPointError):
+    """Training stopped because the loss became NaN or infinite.
+
+    The estimator keeps the weights of the last epoch whose loss was finite
+    (``n_iter_`` counts the good epochs); the message suggests remedies. Set
+    ``on_divergence="warn"`` to get a warning instead.
+    """
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A saved estimator is loaded under other versions than it was saved with."""

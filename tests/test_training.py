@@ -1,0 +1,94 @@
+"""Training that goes wrong: divergence and interruption."""
+
+import keras
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from skae import AutoencoderTransformer
+from skae.exceptions import DivergenceError
+
+
+def small(**params):
+    defaults = dict(n_components=3, hidden_layer_sizes=(16,), epochs=2, batch_size=16,
+                    optimizer="sgd", learning_rate=0.01, random_state=0)  # fmt: skip
+    return AutoencoderTransformer(**{**defaults, **params})
+
+
+def weights(est):
+    return [w.copy() for w in est.model_.get_weights()]
+
+
+def test_diverging_learning_rate_keeps_last_good_epoch(X_small):
+    ae = small(warm_start=True).fit(X_small)
+    good, Z = weights(ae), ae.transform(X_small)
+    ae.set_params(learning_rate=1e12)
+    with pytest.raises(DivergenceError, match="Lower learning_rate") as info:
+        ae.fit(X_small)
+    assert isinstance(info.value, ValueError)
+    assert "weights of epoch 2 are kept" in str(info.value)
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    for a, b in zip(good, weights(ae), strict=True):
+        assert_array_equal(a, b)
+    assert_array_equal(ae.transform(X_small), Z)
+    assert np.isfinite(ae.model_.optimizer.variables[-1].numpy()).all()
+
+
+def test_divergence_in_the_first_epoch_leaves_the_estimator_unfitted(X_small):
+    ae = small(learning_rate=1e12)
+    with pytest.raises(DivergenceError, match="after 0 good epoch"):
+        ae.fit(X_small)
+    with pytest.raises(NotFittedError):
+        ae.transform(X_small)
+
+
+def test_on_divergence_warn(X_small):
+    ae = small(warm_start=True, on_divergence="warn").fit(X_small)
+    ae.set_params(learning_rate=1e12)
+    with pytest.warns(ConvergenceWarning, match="Training diverged"):
+        ae.fit(X_small)
+    assert ae.n_iter_ == 2 and np.isfinite(ae.transform(X_small)).all()
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt in the middle of the given epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+        self.current = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 1:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_keeps_last_completed_epoch(X_small):
+    ae = small(epochs=5, optimizer="adam", dropout=0.2)
+    with pytest.warns(UserWarning, match=r"interrupted.*n_iter_=2"):
+        ae.set_params(callbacks=[InterruptAt(2)]).fit(X_small)
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    # Exactly the model of an uninterrupted two-epoch fit.
+    two = small(epochs=2, optimizer="adam", dropout=0.2).fit(X_small)
+    assert_array_equal(ae.transform(X_small), two.transform(X_small))
+    assert ae.loss_curve_ == two.loss_curve_
+    # Training can go on from there.
+    ae.set_params(callbacks=None).partial_fit(X_small)
+    assert ae.n_iter_ == 3
+
+
+def test_keyboard_interrupt_in_the_first_epoch_propagates(X_small):
+    ae = small(callbacks=[InterruptAt(0)])
+    with pytest.raises(KeyboardInterrupt):
+        ae.fit(X_small)
+    assert not hasattr(ae, "model_")
+
+
+def test_warm_start_applies_a_new_learning_rate(X_small):
+    ae = small(warm_start=True, epochs=1).fit(X_small)
+    ae.set_params(learning_rate=0.5).fit(X_small)
+    assert float(ae.model_.optimizer.learning_rate) == pytest.approx(0.5)
