@@ -34,7 +34,7 @@ from ._compat import (
     validate_data,
 )
 from ._noise import NOISE_KINDS, check_level
-from .exceptions import DivergenceError
+from .exceptions import DivergenceError, OutOfRangeWarning
 
 ACTIVATIONS = frozenset(
     {"elu", "gelu", "leaky_relu", "linear", "relu", "selu", "sigmoid", "softplus",
@@ -357,7 +357,7 @@ keras.optimizers.Optimizer, default="adam"
         check_level(self.noise, self.noise_level, "noise_level")
         with _rollback_on_error(self):
             warm = self.warm_start and self.__sklearn_is_fitted__()
-            X = self._validate_X(X, reset=not warm)
+            X = self._validate_X(X, reset=not warm, training=True)
             sample_weight = self._validate_sample_weight(sample_weight, X)
             checkpoint = self._checkpoint(X) if self.checkpoint_dir else None
             if not warm:
@@ -402,7 +402,7 @@ keras.optimizers.Optimizer, default="adam"
         check_level(self.noise, self.noise_level, "noise_level")
         with _rollback_on_error(self):
             first = not self.__sklearn_is_fitted__()
-            X = self._validate_X(X, reset=first)
+            X = self._validate_X(X, reset=first, training=True)
             sample_weight = self._validate_sample_weight(sample_weight, X)
             if first:
                 self._initialize()
@@ -410,8 +410,61 @@ keras.optimizers.Optimizer, default="adam"
         self._report(result)
         return self
 
-    def _validate_X(self, X, *, reset):
-        return validate_data(self, X, reset=reset, dtype="numeric")
+    def _validate_X(self, X, *, reset, training=False):
+        """Check ``X`` like scikit-learn does, plus what a float model needs.
+
+        Booleans are refused rather than guessed at; values a float32 model
+        cannot hold are an error; at transform time, values far outside the
+        range seen in training get a warning. Training records that range.
+        """
+        if getattr(X, "dtype", None) == bool:
+            raise TypeError(
+                "X has dtype bool. AutoencoderTransformer reconstructs numbers; "
+                "if the booleans are 0/1 features, pass X.astype(np.float32)."
+            )
+        X = validate_data(self, X, reset=reset, dtype="numeric")
+        if X.dtype == bool:  # e.g. a DataFrame of booleans
+            raise TypeError(
+                "X holds booleans. If they are 0/1 features, convert them with "
+                "X.astype(np.float32)."
+            )
+        low, high = X.min(axis=0), X.max(axis=0)
+        limit = np.finfo(self._compute_dtype()).max
+        if X.dtype.kind in "fiu" and (low.min() < -limit or high.max() > limit):
+            raise ValueError(
+                f"X has values beyond what {self._compute_dtype()} holds "
+                f"(|x| > {limit:.3g}). Scale the data first, e.g. with "
+                "StandardScaler, or use precision='float64'."
+            )
+        if training:
+            if reset or not hasattr(self, "_data_min"):
+                self._data_min, self._data_max = low, high
+            else:
+                self._data_min = np.minimum(self._data_min, low)
+                self._data_max = np.maximum(self._data_max, high)
+        elif hasattr(self, "_data_min"):
+            self._warn_out_of_range(low, high)
+        return X
+
+    def _compute_dtype(self):
+        if self.__sklearn_is_fitted__():
+            from ._models import input_dtype
+
+            return input_dtype(self.model_)
+        return self.precision
+
+    def _warn_out_of_range(self, low, high):
+        span = np.maximum(self._data_max - self._data_min, 1e-12)
+        far = (low < self._data_min - span) | (high > self._data_max + span)
+        if far.any():
+            warnings.warn(
+                f"X has values far outside the range seen in training (more "
+                f"than the training range's width beyond it) in {int(far.sum())}"
+                " feature(s); the autoencoder extrapolates there. Check that X "
+                "is scaled like the training data.",
+                OutOfRangeWarning,
+                stacklevel=3,
+            )
 
     def _validate_sample_weight(self, sample_weight, X):
         if sample_weight is None:

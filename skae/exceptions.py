@@ -1,6 +1,6 @@
 """Exceptions and warnings raised by skae."""
 
-__all__ = ["DivergenceError", "InconsistentVersionWarning"]
+__all__ = ["DivergenceError", "InconsistentVersionWarning", "OutOfRangeWarning"]
 
 
 class DivergenceError(ValueError, FloatingPointError):
@@ -14,3 +14,12 @@ class DivergenceError(ValueError, FloatingPointError):
 
 class InconsistentVersionWarning(UserWarning):
     """A saved estimator is loaded under other versions than it was saved with."""
+
+
+class OutOfRangeWarning(UserWarning):
+    """Data to transform lies far outside the range seen during training.
+
+    Issued when a feature's value is beyond the training minimum or maximum by
+    more than the width of the training range: the autoencoder extrapolates
+    there, and the data may not be scaled like the training data.
+    """
