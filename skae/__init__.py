@@ -4,10 +4,11 @@
 model is built or used, and matplotlib the first time something is plotted.
 """
 
-from . import datasets, plotting
+from . import datasets, exceptions, plotting
 from ._autoencoder import AutoencoderTransformer
 from ._compare import compare_reducers
 from ._noise import add_noise
+from ._persistence import load, save
 
 __version__ = "0.1.0.dev0"
 
@@ -16,5 +17,8 @@ __all__ = [
     "add_noise",
     "compare_reducers",
     "datasets",
+    "exceptions",
+    "load",
     "plotting",
+    "save",
 ]

@@ -417,16 +417,11 @@ keras.optimizers.Optimizer, default="adam"
         cannot hold are an error; at transform time, values far outside the
         range seen in training get a warning. Training records that range.
         """
-        if getattr(X, "dtype", None) == bool:
+        X = validate_data(self, X, reset=reset, dtype="numeric")
+        if X.dtype == bool:
             raise TypeError(
                 "X has dtype bool. AutoencoderTransformer reconstructs numbers; "
                 "if the booleans are 0/1 features, pass X.astype(np.float32)."
-            )
-        X = validate_data(self, X, reset=reset, dtype="numeric")
-        if X.dtype == bool:  # e.g. a DataFrame of booleans
-            raise TypeError(
-                "X holds booleans. If they are 0/1 features, convert them with "
-                "X.astype(np.float32)."
             )
         low, high = X.min(axis=0), X.max(axis=0)
         limit = np.finfo(self._compute_dtype()).max
