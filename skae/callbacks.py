@@ -13,6 +13,8 @@ from numbers import Integral
 import keras
 import numpy as np
 
+from .plotting import _check_image_shape
+
 __all__ = ["TensorBoardImages"]
 
 # Values of TensorFlow's ``SummaryMetadata.data_class`` enum (summary.proto).
@@ -105,17 +107,7 @@ class TensorBoardImages(keras.callbacks.Callback):
         return state
 
     def _check_params(self):
-        shape = tuple(self.image_shape)
-        if not (
-            len(shape) in (2, 3)
-            and all(isinstance(s, Integral) and s > 0 for s in shape)
-            and (len(shape) == 2 or shape[2] in (1, 3, 4))
-        ):
-            raise ValueError(
-                "image_shape must be (height, width) or (height, width, "
-                f"channels) with 1, 3 or 4 channels. Got {self.image_shape!r} "
-                "instead."
-            )
+        shape = _check_image_shape(self.image_shape)
         shape_of_images = np.shape(self.images)
         if len(shape_of_images) != 2 or shape_of_images[0] == 0:
             raise ValueError(
