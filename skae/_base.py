@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -28,6 +29,14 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._compat import _check_sample_weight, _fit_context, validate_data
 from ._noise import check_level
 from .exceptions import DivergenceError, OutOfRangeWarning
+
+
+def _column_range(X):
+    """Per-column minimum and maximum of a dense or sparse ``X``, without a copy."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    if sparse.issparse(low):
+        low, high = low.toarray(), high.toarray()
+    return np.ravel(low), np.ravel(high)
 
 
 def _draw_seed(random_state):
@@ -80,9 +89,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. Any numeric dtype; it is converted to the model's
-            ``precision`` one batch at a time.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Any numeric dtype, a NumPy memmap, or a scipy sparse
+            matrix; it is converted to the model's ``precision`` (and
+            densified) one batch at a time, never copied whole.
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -126,7 +136,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : None
             Ignored; present for API consistency.
@@ -156,13 +166,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         cannot hold are an error; at transform time, values far outside the
         range seen in training get a warning. Training records that range.
         """
-        X = validate_data(self, X, reset=reset, dtype="numeric")
+        X = validate_data(self, X, reset=reset, dtype="numeric", accept_sparse="csr")
         if X.dtype == bool:
             raise TypeError(
                 "X has dtype bool. AutoencoderTransformer reconstructs numbers; "
                 "if the booleans are 0/1 features, pass X.astype(np.float32)."
             )
-        low, high = X.min(axis=0), X.max(axis=0)
+        low, high = _column_range(X)
         limit = np.finfo(self._compute_dtype()).max
         if X.dtype.kind in "fiu" and (low.min() < -limit or high.max() > limit):
             raise ValueError(
@@ -349,7 +359,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to encode.
 
         Returns
@@ -403,7 +413,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to reconstruct.
 
         Returns
@@ -438,7 +448,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to reconstruct.
         y : None
             Ignored; present for API consistency.
@@ -461,6 +471,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.sparse = True
         tags.target_tags.required = False
         return tags
 

@@ -1,8 +1,9 @@
 """Feeding data to Keras models one batch at a time.
 
 Input arrays are converted to the model's dtype one batch at a time, so a
-float64, integer or memory-mapped ``X`` is never copied whole. Batch order is drawn from
-a seed owned by the estimator, never from a global random state.
+float64, integer, memory-mapped or sparse ``X`` is never copied whole. Batch
+order is drawn from a seed owned by the estimator, never from a global random
+state.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 
 import keras
 import numpy as np
+from scipy import sparse
 
 from ._models import OUTPUT_DTYPE
 
@@ -22,7 +24,13 @@ NOISE_STREAM, VALIDATION_NOISE_STREAM = 2, 3
 
 
 def as_dtype(x, dtype) -> np.ndarray:
-    """Return ``x`` as a C-contiguous array of ``dtype`` (no copy if it is one)."""
+    """Return ``x`` as a dense C-contiguous array of ``dtype``.
+
+    No copy when it already is one; a sparse batch is densified here, one
+    batch at a time.
+    """
+    if sparse.issparse(x):
+        x = x.toarray()
     return np.ascontiguousarray(x, dtype=dtype)
 
 

