@@ -198,14 +198,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.precision
 
     def _warn_out_of_range(self, low, high):
-        span = np.maximum(self._data_max - self._data_min, 1e-12)
+        # A feature that was constant in training (an image border) is judged
+        # by the widest feature's range instead of its own, which is zero.
+        span = self._data_max - self._data_min
+        span = np.maximum(span, span.max(initial=0.0)) if span.size else span
         far = (low < self._data_min - span) | (high > self._data_max + span)
         if far.any():
             warnings.warn(
-                f"X has values far outside the range seen in training (more "
-                f"than the training range's width beyond it) in {int(far.sum())}"
-                " feature(s); the autoencoder extrapolates there. Check that X "
-                "is scaled like the training data.",
+                f"X has values far outside the range seen in training (beyond "
+                f"it by more than the training range's width) in "
+                f"{int(far.sum())} feature(s); the autoencoder extrapolates "
+                "there. Check that X is scaled like the training data.",
                 OutOfRangeWarning,
                 stacklevel=3,
             )

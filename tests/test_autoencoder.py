@@ -578,3 +578,15 @@ def test_memmap_input_gives_the_same_model(X_small, tmp_path):
     a = fitted(X_map)
     b = fitted(np.asarray(X_map).astype(np.float32))
     assert_array_equal(a.transform(X_map), b.transform(np.asarray(X_map)))
+
+
+def test_out_of_range_warning_ignores_small_noise_on_constant_features():
+    X = np.random.default_rng(0).uniform(size=(40, 5)).astype(np.float32)
+    X[:, 0] = 0  # constant in training, like an image border
+    ae = fitted(X)
+    noisy = X + np.random.default_rng(1).normal(0, 0.3, size=X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        ae.transform(noisy.astype(np.float32))
+    with pytest.warns(OutOfRangeWarning, match="in 1 feature"):
+        ae.transform(np.where(np.arange(5) == 2, 5.0, X).astype(np.float32))
