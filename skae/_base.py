@@ -39,6 +39,51 @@ def _column_range(X):
     return np.ravel(low), np.ravel(high)
 
 
+def _refuse_booleans(X, name):
+    """Booleans are not numbers to reconstruct: say how to convert them."""
+    dtypes = getattr(X, "dtypes", None)  # a DataFrame: check every column
+    dtypes = [getattr(X, "dtype", None)] if dtypes is None else list(dtypes)
+    if any(getattr(d, "kind", None) == "b" or str(d) == "boolean" for d in dtypes):
+        raise TypeError(
+            f"{name} holds booleans. An autoencoder reconstructs numbers; if "
+            f"they are 0/1 features, convert them first with "
+            f"{name}.astype(np.float32)."
+        )
+
+
+def _as_numbers(X, name):
+    """Convert what validation let through as objects (e.g. categories) or fail."""
+    if X.dtype == bool:
+        _refuse_booleans(X, name)
+    if X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} holds values that are not numbers ({exc}). Encode "
+                "categories first, e.g. with OneHotEncoder or OrdinalEncoder."
+            ) from exc
+    return X
+
+
+def _external_stacklevel():
+    """Stack level of the first caller outside skae and scikit-learn.
+
+    Warnings then point at the user's line whichever public method (and
+    scikit-learn wrapper) led to them.
+    """
+    import os
+    import sys
+
+    import sklearn
+
+    inside = (os.path.dirname(__file__), os.path.dirname(sklearn.__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _draw_seed(random_state):
     """One int seed for everything random in a model's life.
 
@@ -166,20 +211,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         cannot hold are an error; at transform time, values far outside the
         range seen in training get a warning. Training records that range.
         """
+        _refuse_booleans(X, "X")
         X = validate_data(self, X, reset=reset, dtype="numeric", accept_sparse="csr")
-        if X.dtype == bool:
-            raise TypeError(
-                "X has dtype bool. AutoencoderTransformer reconstructs numbers; "
-                "if the booleans are 0/1 features, pass X.astype(np.float32)."
-            )
+        X = _as_numbers(X, "X")
         low, high = _column_range(X)
-        limit = np.finfo(self._compute_dtype()).max
-        if X.dtype.kind in "fiu" and (low.min() < -limit or high.max() > limit):
-            raise ValueError(
-                f"X has values beyond what {self._compute_dtype()} holds "
-                f"(|x| > {limit:.3g}). Scale the data first, e.g. with "
-                "StandardScaler, or use precision='float64'."
-            )
+        self._check_magnitude(low, high, "X")
         if training:
             if reset or not hasattr(self, "_data_min"):
                 self._data_min, self._data_max = low, high
@@ -189,6 +225,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         elif hasattr(self, "_data_min"):
             self._warn_out_of_range(low, high)
         return X
+
+    def _check_magnitude(self, low, high, name):
+        """Refuse values the model cannot compute with in its float type."""
+        dtype = self._compute_dtype()
+        limit = np.sqrt(np.finfo(dtype).max)
+        if low.size and (low.min() < -limit or high.max() > limit):
+            raise ValueError(
+                f"{name} has values of magnitude above {limit:.3g}, beyond which "
+                f"a {dtype} network overflows. Scale the data first, e.g. with "
+                "StandardScaler, or use precision='float64'."
+            )
 
     def _compute_dtype(self):
         if self.__sklearn_is_fitted__():
@@ -210,7 +257,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{int(far.sum())} feature(s); the autoencoder extrapolates "
                 "there. Check that X is scaled like the training data.",
                 OutOfRangeWarning,
-                stacklevel=3,
+                stacklevel=_external_stacklevel(),
             )
 
     def _validate_sample_weight(self, sample_weight, X):
@@ -330,13 +377,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"Training was interrupted; the weights of the last completed "
                 f"epoch are kept (n_iter_={self.n_iter_}).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_external_stacklevel(),
             )
         if result.diverged:
             message = self._divergence_message(kept=True)
             if self.on_divergence == "raise":
                 raise DivergenceError(message)
-            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+            warnings.warn(
+                message, ConvergenceWarning, stacklevel=_external_stacklevel()
+            )
 
     def _warn_if_not_converged(self, result):
         key = "val_loss" if self.early_stopping else "loss"
@@ -352,7 +401,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"was still improving by more than tol={self.tol}. Increase "
                 "epochs, or set early_stopping=True.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=_external_stacklevel(),
             )
 
     # -- using a fitted model --------------------------------------------------
@@ -397,7 +446,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         from . import _data, _models
 
         check_is_fitted(self)
-        Z = check_array(X, dtype="numeric")
+        _refuse_booleans(X, "X")
+        Z = _as_numbers(check_array(X, dtype="numeric", estimator=self), "X")
+        self._check_magnitude(*_column_range(Z), "The codes X")
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but inverse_transform expects codes "
