@@ -11,8 +11,8 @@ alongside it (the machine is shared and noisy; medians of repeats throughout):
 1. overhead  -- epoch time of ``AutoencoderTransformer.fit`` against a plain Keras
    ``model.fit`` of the same 784-256-128-32 model. Bar: ratio <= 1.05.
 2. scikeras  -- scikeras's autoencoder recipe (a ``BaseWrapper`` subclass) against
-   skae at 784-32-784 and 784-256-128-32: fit time and test MSE. Runs last,
-   because a seeded scikeras fit can leave TensorFlow's op determinism on.
+   skae at 784-32-784 and 784-256-128-32: fit time and test MSE. Runs last: a
+   seeded scikeras fit can leave TensorFlow's op determinism on.
 3. pca       -- PCA against the autoencoder over ``n_components``: fit time,
    transform time per 1,000 rows, test MSE.
 4. hardware  -- training throughput of the default skae fit in samples/s and
@@ -26,6 +26,14 @@ alongside it (the machine is shared and noisy; medians of repeats throughout):
 7. scale     -- one-epoch fits of 10k/30k/60k MNIST rows and of a 200k-row
    uint8 memmap, each in a fresh subprocess: fit time per sample and peak RSS
    increase (no float32 copy of the data).
+
+In the full run every training measurement runs in a fresh subprocess: a fit
+fed through a Python generator (``keras.utils.PyDataset``, which skae uses, or
+``tf.data.Dataset.from_generator``) leaves the process in a state where every
+later TensorFlow fit, skae's or plain Keras's, takes tens of times more page
+faults; measured in one process, the first fit would be the only clean one.
+Section 1 measures that effect too. ``--quick`` runs everything in this
+process (and the scale fits in one child), which is enough to exercise the code.
 
 Writes ``bench.json`` (raw numbers and a ``bars`` dict) and ``bench.md`` to
 ``--out`` and prints the markdown.
@@ -56,9 +64,10 @@ HIDDEN = (256, 128)
 N_COMPONENTS = 32
 
 FULL = dict(
+    fresh=True,
     overhead_rows=30_000,
-    overhead_epochs=5,
-    overhead_pairs=4,
+    overhead_epochs=6,
+    overhead_pairs=3,
     scikeras_rows=30_000,
     scikeras_epochs=5,
     pca_rows=60_000,
@@ -72,16 +81,18 @@ FULL = dict(
     latency_rows=(1, 10, 100, 10_000),
     latency_repeats=300,
     latency_min_repeats=20,
+    latency_warmup=10,
     import_repeats=5,
     scale_rows=(10_000, 30_000, 60_000),
     memmap_rows=200_000,
     test_rows=10_000,
 )
 QUICK = dict(
+    fresh=False,
     overhead_rows=2_048,
     overhead_epochs=2,
     overhead_pairs=1,
-    scikeras_rows=1_024,
+    scikeras_rows=512,
     scikeras_epochs=1,
     pca_rows=2_048,
     pca_epochs=1,
@@ -89,11 +100,12 @@ QUICK = dict(
     hw_rows=2_048,
     hw_epochs=2,
     hw_batch_sizes=(256,),
-    step_repeats=3,
-    peak_repeats=3,
+    step_repeats=2,
+    peak_repeats=2,
     latency_rows=(1, 10, 100, 10_000),
     latency_repeats=10,
     latency_min_repeats=3,
+    latency_warmup=1,
     import_repeats=1,
     scale_rows=(1_000, 2_000),
     memmap_rows=5_000,
@@ -122,6 +134,35 @@ def median_seconds(fn, repeats, warmup=3):
 
 def mse(a, b):
     return float(np.mean((np.asarray(a, np.float64) - b) ** 2))
+
+
+def load_rows(path, rows=None):
+    """The first ``rows`` rows of a saved float32 array, in memory."""
+    return np.array(np.load(path, mmap_mode="r")[:rows])
+
+
+# -- measurements in fresh processes -------------------------------------------
+
+#: Functions that ``run_task`` may run in a child process, by name.
+TASKS = {}
+
+
+def task(fn):
+    TASKS[fn.__name__] = fn
+    return fn
+
+
+def run_task(s, name, **kwargs):
+    """Run ``TASKS[name](**kwargs)``: in a fresh interpreter in the full run."""
+    if not s["fresh"]:
+        return TASKS[name](**kwargs)
+    spec = json.dumps({"name": name, "kwargs": kwargs})
+    proc = subprocess.run(
+        [sys.executable, __file__, "--task", spec], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"task {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _clock():
@@ -210,70 +251,70 @@ def skae_fit(X, **params):
         return AutoencoderTransformer(random_state=0, **params).fit(X)
 
 
+@task
+def fit_epochs(kind, data, rows, epochs, batch_size=256, skae_first=False):
+    """Per-epoch figures of one plain Keras or skae fit (784-256-128-32).
+
+    ``skae_first`` runs a short skae fit in the process beforehand.
+    """
+    X = load_rows(data, rows)
+    if skae_first:
+        skae_fit(X, epochs=1)
+    timer = epoch_timer()
+    if kind == "plain":
+        plain_keras_model().fit(
+            X, X, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+            callbacks=[timer],
+        )  # fmt: skip
+    else:
+        skae_fit(
+            X, n_components=N_COMPONENTS, hidden_layer_sizes=HIDDEN,
+            batch_size=batch_size, epochs=epochs, callbacks=[timer],
+        )  # fmt: skip
+    return timer.timed()
+
+
 # -- 1. wrapper overhead ---------------------------------------------------------
 
 
-def overhead(X, s):
+def overhead(s):
     epochs, pairs = s["overhead_epochs"], s["overhead_pairs"]
+    args = dict(data=s["train_npy"], rows=s["overhead_rows"], epochs=epochs)
     keys = ("wall_s", "cpu_s", "sys_s", "minor_faults")
-    plain, wrapped = ({k: [] for k in keys} for _ in range(2))
-
-    def run_plain():
-        timer = epoch_timer()
-        model = plain_keras_model()
-        model.fit(
-            X,
-            X,
-            batch_size=256,
-            epochs=epochs,
-            shuffle=True,
-            verbose=0,
-            callbacks=[timer],
-        )
-        return timer.timed()
-
-    def run_skae():
-        timer = epoch_timer()
-        skae_fit(
-            X,
-            n_components=N_COMPONENTS,
-            hidden_layer_sizes=HIDDEN,
-            batch_size=256,
-            epochs=epochs,
-            callbacks=[timer],
-        )
-        return timer.timed()
-
+    runs = {kind: {k: [] for k in keys} for kind in ("plain", "skae")}
     for pair in range(pairs):
-        for runs, fn in ((plain, run_plain), (wrapped, run_skae)):
-            for k, v in fn().items():
-                runs[k] += v
+        for kind, series in runs.items():
+            for k, v in run_task(s, "fit_epochs", kind=kind, **args).items():
+                series[k] += v
         log(
-            f"  overhead pair {pair + 1}/{pairs}: plain {plain['wall_s'][-1]:.2f} s, "
-            f"skae {wrapped['wall_s'][-1]:.2f} s per epoch"
+            f"  overhead pair {pair + 1}/{pairs}: plain "
+            f"{runs['plain']['wall_s'][-1]:.2f} s, skae "
+            f"{runs['skae']['wall_s'][-1]:.2f} s per epoch"
         )
+    # The process-state effect: plain Keras after a skae fit in the same process.
+    after = run_task(s, "fit_epochs", kind="plain", skae_first=True, **args)
     med = {
-        name: {k: median(v) for k, v in runs.items()}
-        for name, runs in (("plain", plain), ("skae", wrapped))
+        kind: {k: median(v) for k, v in series.items()} for kind, series in runs.items()
     }
+    med["plain_after_skae"] = {k: median(v) for k, v in after.items()}
     ratio = med["skae"]["wall_s"] / med["plain"]["wall_s"]
-    steps = -(-len(X) // 256)
+    steps = -(-s["overhead_rows"] // 256)
     return {
-        "rows": len(X),
+        "rows": s["overhead_rows"],
         "epochs_per_fit": epochs,
         "fits_each": pairs,
-        "plain_epochs": plain,
-        "skae_epochs": wrapped,
-        "plain_median": med["plain"],
-        "skae_median": med["skae"],
-        "plain_median_epoch_s": med["plain"]["wall_s"],
-        "skae_median_epoch_s": med["skae"]["wall_s"],
+        "fresh_process_per_fit": s["fresh"],
+        "epochs": {**runs, "plain_after_skae": after},
+        "median": med,
         "ratio": ratio,
         "cpu_ratio": med["skae"]["cpu_s"] / med["plain"]["cpu_s"],
         "extra_minor_faults_per_step": (
             med["skae"]["minor_faults"] - med["plain"]["minor_faults"]
         )
         / steps,
+        "plain_after_skae_cpu_ratio": (
+            med["plain_after_skae"]["cpu_s"] / med["plain"]["cpu_s"]
+        ),
         "bar_met": bool(ratio <= 1.05),
     }
 
@@ -286,7 +327,8 @@ def scikeras_autoencoder_class():
 
     ``_keras_build_fn`` receives the routed constructor parameters and ``meta``
     (``n_features_in_``), builds an encoder and a decoder model, keeps the
-    encoder for ``transform`` and returns the compiled-by-scikeras autoencoder.
+    encoder for ``transform`` and returns the autoencoder for scikeras to
+    compile and train on ``(X, X)``.
     """
     import keras
     from scikeras.wrappers import BaseWrapper
@@ -328,99 +370,127 @@ def op_determinism_enabled():
     return bool(config.is_op_determinism_enabled())
 
 
-def scikeras_section(X, X_test, s):
+@task
+def library_fit(library, data, test, rows, hidden, epochs):
+    """Fit time and test MSE of skae or the scikeras recipe, seeded."""
+    X, X_test = load_rows(data, rows), load_rows(test)
+    hidden = tuple(hidden)
+    before = op_determinism_enabled()
+    common = dict(n_components=N_COMPONENTS, hidden_layer_sizes=hidden,
+                  batch_size=256, epochs=epochs, random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if library == "skae":
+            from skae import AutoencoderTransformer
+
+            est = AutoencoderTransformer(**common)
+        else:
+            est = scikeras_autoencoder_class()(
+                loss="mse", optimizer="adam", optimizer__learning_rate=1e-3,
+                shuffle=True, verbose=0, **common,
+            )  # fmt: skip
+        start = time.perf_counter()
+        est.fit(X)
+        fit_s = time.perf_counter() - start
+        if library == "skae":
+            recon = est.inverse_transform(est.transform(X_test))
+        else:
+            recon = est.reconstruct(X_test)
+        assert est.transform(X_test[:10]).shape == (10, N_COMPONENTS)
+    return {
+        "fit_s": fit_s,
+        "test_mse": mse(recon, X_test),
+        "op_determinism_before": before,
+        "op_determinism_after": op_determinism_enabled(),
+    }
+
+
+def scikeras_section(s):
     try:
         import scikeras
 
-        Wrapper = scikeras_autoencoder_class()
+        scikeras_autoencoder_class()
     except Exception as exc:  # report why, skip the section
         return {"skipped": f"{type(exc).__name__}: {exc}"}
-    epochs = s["scikeras_epochs"]
     archs = {"784-32-784": (), "784-256-128-32": HIDDEN}
-    common = dict(batch_size=256, epochs=epochs)
-    # skae first for both architectures, scikeras after: a seeded scikeras fit
-    # may leave TensorFlow's op determinism on, which must not reach skae.
-    skae_rows = {}
-    determinism_before = op_determinism_enabled()
-    for name, hidden in archs.items():
-        start = time.perf_counter()
-        ae = skae_fit(X, n_components=N_COMPONENTS, hidden_layer_sizes=hidden, **common)
-        fit_s = time.perf_counter() - start
-        recon = ae.inverse_transform(ae.transform(X_test))
-        skae_rows[name] = {"fit_s": fit_s, "test_mse": mse(recon, X_test)}
-        log(f"  skae {name}: fit {fit_s:.1f} s, mse {skae_rows[name]['test_mse']:.5f}")
-    rows = []
-    for name, hidden in archs.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wrapper = Wrapper(
-                n_components=N_COMPONENTS,
-                hidden_layer_sizes=hidden,
-                loss="mse",
-                optimizer="adam",
-                optimizer__learning_rate=1e-3,
-                shuffle=True,
-                random_state=0,
-                verbose=0,
-                **common,
+    args = dict(data=s["train_npy"], test=s["test_npy"], rows=s["scikeras_rows"],
+                epochs=s["scikeras_epochs"])  # fmt: skip
+    # skae first: in one process (--quick) a seeded scikeras fit may leave
+    # TensorFlow's op determinism on, which must not reach skae.
+    fits = {}
+    for library in ("skae", "scikeras"):
+        for name, hidden in archs.items():
+            fits[library, name] = r = run_task(
+                s, "library_fit", library=library, hidden=list(hidden), **args
             )
-            start = time.perf_counter()
-            wrapper.fit(X)
-            fit_s = time.perf_counter() - start
-            recon = wrapper.reconstruct(X_test)
-            codes = wrapper.transform(X_test[:10])
-        assert codes.shape == (10, N_COMPONENTS)
-        sk = skae_rows[name]
-        rows.append(
-            {
-                "architecture": name,
-                "skae_fit_s": sk["fit_s"],
-                "scikeras_fit_s": fit_s,
-                "fit_time_ratio_skae_to_scikeras": sk["fit_s"] / fit_s,
-                "skae_test_mse": sk["test_mse"],
-                "scikeras_test_mse": mse(recon, X_test),
-            }
-        )
-        log(f"  scikeras {name}: fit {fit_s:.1f} s, mse {mse(recon, X_test):.5f}")
+            log(f"  {library} {name}: fit {r['fit_s']:.1f} s, mse {r['test_mse']:.5f}")
+    rows = [
+        {
+            "architecture": name,
+            "skae_fit_s": fits["skae", name]["fit_s"],
+            "scikeras_fit_s": fits["scikeras", name]["fit_s"],
+            "fit_time_ratio_skae_to_scikeras": fits["skae", name]["fit_s"]
+            / fits["scikeras", name]["fit_s"],
+            "skae_test_mse": fits["skae", name]["test_mse"],
+            "scikeras_test_mse": fits["scikeras", name]["test_mse"],
+        }
+        for name in archs
+    ]
     return {
         "scikeras_version": scikeras.__version__,
-        "rows": len(X),
-        "test_rows": len(X_test),
-        "epochs": epochs,
+        "rows": s["scikeras_rows"],
+        "test_rows": s["test_rows"],
+        "epochs": s["scikeras_epochs"],
+        "fresh_process_per_fit": s["fresh"],
         "table": rows,
-        "op_determinism_before": determinism_before,
-        "op_determinism_after_scikeras": op_determinism_enabled(),
+        "op_determinism_after_scikeras": any(
+            fits["scikeras", name]["op_determinism_after"] for name in archs
+        ),
         "note": "both fit with random_state=0, batch_size=256, Adam(1e-3), MSE, "
         "linear code and output; fit time is the whole fit() call (model build "
-        "and tracing included); skae fits ran before the scikeras fits.",
+        "and tracing included).",
     }
 
 
 # -- 3. against PCA --------------------------------------------------------------
 
 
-def pca_section(X, X_test, s):
+def transform_ms_per_1k(est, X):
+    return 1e3 * median_seconds(lambda: est.transform(X), 3, warmup=1) / len(X) * 1e3
+
+
+@task
+def ae_fit(data, test, rows, n_components, epochs):
+    X, X_test = load_rows(data, rows), load_rows(test)
+    start = time.perf_counter()
+    ae = skae_fit(
+        X, n_components=n_components, hidden_layer_sizes=HIDDEN, epochs=epochs
+    )
+    fit_s = time.perf_counter() - start
+    return {
+        "fit_s": fit_s,
+        "transform_ms_per_1k": transform_ms_per_1k(ae, X_test),
+        "test_mse": mse(ae.inverse_transform(ae.transform(X_test)), X_test),
+    }
+
+
+def pca_section(s):
+    X, X_test = load_rows(s["train_npy"], s["pca_rows"]), load_rows(s["test_npy"])
     rows = []
-    n_thousands = len(X_test) / 1000
     for k in s["pca_components"]:
-        row = {"n_components": k}
-        for name, make in (
-            ("pca", lambda k=k: PCA(k, random_state=0)),
-            ("ae", None),
-        ):
-            start = time.perf_counter()
-            if make is None:
-                est = skae_fit(
-                    X, n_components=k, hidden_layer_sizes=HIDDEN, epochs=s["pca_epochs"]
-                )
-            else:
-                est = make().fit(X)
-            row[f"{name}_fit_s"] = time.perf_counter() - start
-            t = median_seconds(lambda est=est: est.transform(X_test), 3, warmup=1)
-            row[f"{name}_transform_ms_per_1k"] = 1e3 * t / n_thousands
-            row[f"{name}_test_mse"] = mse(
-                est.inverse_transform(est.transform(X_test)), X_test
-            )
+        start = time.perf_counter()
+        pca = PCA(k, random_state=0).fit(X)
+        row = {
+            "n_components": k,
+            "pca_fit_s": time.perf_counter() - start,
+            "pca_transform_ms_per_1k": transform_ms_per_1k(pca, X_test),
+            "pca_test_mse": mse(pca.inverse_transform(pca.transform(X_test)), X_test),
+        }
+        ae = run_task(
+            s, "ae_fit", data=s["train_npy"], test=s["test_npy"], rows=s["pca_rows"],
+            n_components=k, epochs=s["pca_epochs"],
+        )  # fmt: skip
+        row.update({f"ae_{key}": value for key, value in ae.items()})
         row["mse_ratio_ae_to_pca"] = row["ae_test_mse"] / row["pca_test_mse"]
         row["fit_ratio_ae_to_pca"] = row["ae_fit_s"] / row["pca_fit_s"]
         row["transform_ratio_ae_to_pca"] = (
@@ -437,11 +507,18 @@ def pca_section(X, X_test, s):
         "test_rows": len(X_test),
         "ae": f"hidden_layer_sizes={HIDDEN}, batch_size=256, epochs="
         f"{s['pca_epochs']}, mse, random_state=0",
+        "fresh_process_per_ae_fit": s["fresh"],
         "table": rows,
     }
 
 
 # -- 4. hardware limit -----------------------------------------------------------
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def matmul_peak(repeats, n=2048):
@@ -452,12 +529,6 @@ def matmul_peak(repeats, n=2048):
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def numpy_dense_step_s(batch, shapes, repeats):
@@ -490,92 +561,57 @@ def _numpy_dense_step_s(batch, shapes, repeats):
     return median_seconds(step, repeats, warmup=2)
 
 
-def hardware(X, s):
-    import keras
+@task
+def skae_throughput(data, rows, epochs, peak_repeats):
+    """Default skae fit's epochs, with NumPy's matmul peak before and after."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    shapes = dense_shapes()
-    flops = train_flops_per_sample(shapes)
-    peak_before = matmul_peak(s["peak_repeats"])
+    X = load_rows(data, rows)
+    peak_before = matmul_peak(peak_repeats)
     timer = epoch_timer()
-    skae_fit(
-        X,
-        n_components=N_COMPONENTS,
-        hidden_layer_sizes=HIDDEN,
-        epochs=s["hw_epochs"],
-        callbacks=[timer],
-    )
-    peak_after = matmul_peak(s["peak_repeats"])
-    peak = max(peak_before, peak_after)
+    skae_fit(X, n_components=N_COMPONENTS, hidden_layer_sizes=HIDDEN, epochs=epochs,
+             callbacks=[timer])  # fmt: skip
+    peak_after = matmul_peak(peak_repeats)
     with threadpool_limits(1):
-        peak_one_thread = matmul_peak(s["peak_repeats"])
-    epoch_s = median(timer.times[1:])
-    throughput = len(X) / epoch_s
-    achieved = throughput * flops / 1e9
-    # Load-independent view: work done per CPU-second the process got, against
-    # what one core does in NumPy.
-    per_cpu_s = len(X) * flops / median(timer.cpu[1:]) / 1e9
-    result = {
-        "flops_formula": "6 x sum(n_in * n_out) over the Dense kernels per sample "
-        "(forward 2*MACs, backward 4*MACs; biases/activations/optimizer ignored)",
-        "train_flops_per_sample": flops,
-        "rows": len(X),
-        "skae_batch_size": 256,
-        "skae_epochs": timer.timed(),
-        "skae_samples_per_s": throughput,
-        "skae_gflops": achieved,
-        "skae_gflop_per_cpu_s": per_cpu_s,
+        peak_one_thread = matmul_peak(peak_repeats)
+    return {
+        "epochs": timer.timed(),
         "numpy_peak_gflops_before": peak_before,
         "numpy_peak_gflops_after": peak_after,
-        "numpy_peak_gflops": peak,
         "numpy_peak_gflops_one_thread": peak_one_thread,
-        "fraction_of_peak": achieved / peak,
-        "gflop_per_cpu_s_over_one_thread_peak": per_cpu_s / peak_one_thread,
-        "bar_met": bool(achieved / peak >= 0.5),
         "blas_threads": [i.get("num_threads") for i in threadpool_info()],
-        "cpu_count": os.cpu_count(),
     }
-    log(
-        f"  skae: {throughput:.0f} samples/s = {achieved:.1f} GFLOP/s; NumPy peak "
-        f"{peak:.1f} GFLOP/s -> {achieved / peak:.0%}"
-    )
-    if result["bar_met"] and not s["quick"]:
-        return result
-    # What holds it back: larger batches through plain Keras, the bare step,
-    # and NumPy doing only the matmuls of one step.
+
+
+@task
+def keras_limits(data, rows, epochs, batch_sizes, step_repeats):
+    """Plain Keras fits and bare steps by batch size; NumPy's matmuls alone."""
+    X = load_rows(data, rows)
+    shapes = dense_shapes()
+    flops = train_flops_per_sample(shapes)
     fits, steps = [], []
-    for bs in s["hw_batch_sizes"]:
+    for bs in batch_sizes:
         timer = epoch_timer()
-        plain_keras_model().fit(
-            X,
-            X,
-            batch_size=bs,
-            epochs=s["hw_epochs"],
-            shuffle=True,
-            verbose=0,
-            callbacks=[timer],
-        )
-        e = median(timer.times[1:])
-        n_steps = -(-len(X) // bs)
+        plain_keras_model().fit(X, X, batch_size=bs, epochs=epochs, shuffle=True,
+                                verbose=0, callbacks=[timer])  # fmt: skip
+        e, cpu = median(timer.times[1:]), median(timer.cpu[1:])
         fits.append(
             {
                 "batch_size": bs,
                 "epoch_s": e,
                 "samples_per_s": len(X) / e,
                 "gflops": len(X) / e * flops / 1e9,
-                "gflop_per_cpu_s": len(X) * flops / median(timer.cpu[1:]) / 1e9,
-                "sys_share_of_cpu": median(timer.sys[1:]) / median(timer.cpu[1:]),
-                "s_per_step": e / n_steps,
+                "gflop_per_cpu_s": len(X) * flops / cpu / 1e9,
+                "sys_share_of_cpu": median(timer.sys[1:]) / cpu,
+                "s_per_step": e / -(-len(X) // bs),
             }
         )
         log(f"  keras fit bs={bs}: {fits[-1]['gflops']:.1f} GFLOP/s")
     model = plain_keras_model()
-    for bs in (1, *s["hw_batch_sizes"]):
+    for bs in (1, *batch_sizes):
         xb = np.ascontiguousarray(X[:bs])
-        t = median_seconds(
-            lambda xb=xb: model.train_on_batch(xb, xb), s["step_repeats"]
-        )
-        t_np = numpy_dense_step_s(bs, shapes, s["step_repeats"])
+        t = median_seconds(lambda xb=xb: model.train_on_batch(xb, xb), step_repeats)
+        t_np = numpy_dense_step_s(bs, shapes, step_repeats)
         steps.append(
             {
                 "batch_size": bs,
@@ -586,8 +622,7 @@ def hardware(X, s):
             }
         )
         log(
-            f"  train_on_batch bs={bs}: {1e3 * t:.2f} ms "
-            f"({steps[-1]['gflops']:.1f} GFLOP/s); NumPy matmuls "
+            f"  train_on_batch bs={bs}: {1e3 * t:.2f} ms; NumPy matmuls "
             f"{1e3 * t_np:.2f} ms"
         )
     fixed = steps[0]["train_on_batch_ms"]
@@ -598,9 +633,58 @@ def hardware(X, s):
         fit["fit_loop_ms_per_step_over_train_on_batch"] = (
             1e3 * fit["s_per_step"] - step["train_on_batch_ms"]
         )
-    result["keras_fit_by_batch_size"] = fits
-    result["train_on_batch"] = steps
-    result["keras_version"] = keras.__version__
+    return {"keras_fit_by_batch_size": fits, "train_on_batch": steps}
+
+
+def hardware(s):
+    flops = train_flops_per_sample(dense_shapes())
+    t = run_task(s, "skae_throughput", data=s["train_npy"], rows=s["hw_rows"],
+                 epochs=s["hw_epochs"], peak_repeats=s["peak_repeats"])  # fmt: skip
+    peak = max(t["numpy_peak_gflops_before"], t["numpy_peak_gflops_after"])
+    epochs = t["epochs"]
+    throughput = s["hw_rows"] / median(epochs["wall_s"])
+    achieved = throughput * flops / 1e9
+    # Load-independent view: work done per CPU-second the process got, against
+    # what one core does in NumPy.
+    per_cpu_s = s["hw_rows"] * flops / median(epochs["cpu_s"]) / 1e9
+    result = {
+        **t,
+        "flops_formula": "6 x sum(n_in * n_out) over the Dense kernels per sample "
+        "(forward 2*MACs, backward 4*MACs; biases/activations/optimizer ignored)",
+        "train_flops_per_sample": flops,
+        "rows": s["hw_rows"],
+        "skae_batch_size": 256,
+        "skae_samples_per_s": throughput,
+        "skae_gflops": achieved,
+        "skae_gflop_per_cpu_s": per_cpu_s,
+        "skae_sys_share_of_cpu": median(epochs["sys_s"]) / median(epochs["cpu_s"]),
+        "numpy_peak_gflops": peak,
+        "fraction_of_peak": achieved / peak,
+        "gflop_per_cpu_s_over_one_thread_peak": (
+            per_cpu_s / t["numpy_peak_gflops_one_thread"]
+        ),
+        "bar_met": bool(achieved / peak >= 0.5),
+        "cpu_count": os.cpu_count(),
+    }
+    log(
+        f"  skae: {throughput:.0f} samples/s = {achieved:.1f} GFLOP/s; NumPy peak "
+        f"{peak:.1f} GFLOP/s -> {achieved / peak:.0%}"
+    )
+    if result["bar_met"] and not s["quick"]:
+        return result
+    # What holds it back: larger batches through plain Keras, the bare step,
+    # and NumPy doing only the matmuls of one step.
+    result.update(
+        run_task(
+            s,
+            "keras_limits",
+            data=s["train_npy"],
+            rows=s["hw_rows"],
+            epochs=s["hw_epochs"],
+            batch_sizes=list(s["hw_batch_sizes"]),
+            step_repeats=s["step_repeats"],
+        )  # fmt: skip
+    )
     return result
 
 
@@ -621,17 +705,17 @@ def interleaved_medians(fns, repeats, warmup):
     return [median(t) for t in times]
 
 
-def latency(X, s):
+def latency(s):
     from sklearn.utils.validation import validate_data
 
-    ae = skae_fit(
-        X[:2048], n_components=N_COMPONENTS, hidden_layer_sizes=HIDDEN, epochs=1
-    )
-    pca = PCA(N_COMPONENTS, random_state=0).fit(X[:2048])
+    X = load_rows(s["train_npy"], 2048)
+    ae = skae_fit(X, n_components=N_COMPONENTS, hidden_layer_sizes=HIDDEN, epochs=1)
+    pca = PCA(N_COMPONENTS, random_state=0).fit(X)
+    X_all = load_rows(s["train_npy"])
     rng = np.random.default_rng(0)
     rows = []
     for n in s["latency_rows"]:
-        Xn = X[rng.integers(len(X), size=n)]
+        Xn = X_all[rng.integers(len(X_all), size=n)]
         reps = max(s["latency_min_repeats"], s["latency_repeats"] // max(1, n // 100))
         # skae.transform, PCA.transform, and where skae's time goes: the bare
         # Keras call and scikit-learn's input checks.
@@ -643,7 +727,7 @@ def latency(X, s):
                 lambda Xn=Xn: validate_data(ae, Xn, reset=False, dtype="numeric"),
             ],
             reps,
-            warmup=min(10, reps),  # 3 in --quick
+            warmup=min(s["latency_warmup"], reps),
         )
         rows.append(
             {
@@ -706,7 +790,7 @@ def import_section(s):
     }
 
 
-# -- 7. scale (children) ---------------------------------------------------------
+# -- 7. scale --------------------------------------------------------------------
 
 
 def _proc_status_kb(*fields):
@@ -746,52 +830,44 @@ class _AnonSampler(threading.Thread):
         self.join()
 
 
-def scale_child(jobs):
-    """Fit one epoch per job in this process; print one JSON line of results."""
+@task
+def scale_fits(jobs):
+    """One-epoch fits, one per job, after a warm-up fit; time and memory."""
     import resource
 
     from skae import AutoencoderTransformer
 
     rng = np.random.default_rng(0)
     # Warm-up: TensorFlow's one-time start-up is not what this section measures.
-    skae_fit(
-        rng.uniform(size=(512, 784)).astype(np.float32),
-        epochs=1,
-        hidden_layer_sizes=HIDDEN,
-    )
+    skae_fit(rng.uniform(size=(512, 784)).astype(np.float32), epochs=1)
     out = []
     for job in jobs:
-        if job["kind"] == "mnist":
-            # MNIST rows as float32 in memory, as load_mnist returns them.
-            X = np.load(job["path"], mmap_mode="r")[: job["rows"]].copy()
+        if job["kind"] == "mnist":  # float32 in memory, as load_mnist returns it
+            X = load_rows(job["path"], job["rows"])
         else:
             X = np.memmap(
                 job["path"], dtype=np.uint8, mode="r", shape=(job["rows"], 784)
             )
-        before = _proc_status_kb("VmRSS", "RssAnon", "RssFile")
-        maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = _proc_status_kb("VmRSS", "RssAnon")
         reset = _reset_peak_rss()
         sampler = _AnonSampler()
         sampler.start()
         ae = AutoencoderTransformer(
-            n_components=N_COMPONENTS,
-            hidden_layer_sizes=HIDDEN,
-            epochs=1,
-            random_state=0,
-            on_divergence="warn",
-        )
+            n_components=N_COMPONENTS, hidden_layer_sizes=HIDDEN, epochs=1,
+            random_state=0, on_divergence="warn",
+        )  # fmt: skip
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ae.fit(X)
         fit_s = time.perf_counter() - start
         sampler.stop()
-        after = _proc_status_kb("VmHWM", "VmRSS")
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak_kb = after["VmHWM"] if reset else maxrss
+        maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak_kb = _proc_status_kb("VmHWM")["VmHWM"] if reset else maxrss_kb
         out.append(
             {
-                **{k: v for k, v in job.items() if k != "path"},
+                "kind": job["kind"],
+                "rows": job["rows"],
                 "dtype": str(X.dtype),
                 "data_mb": X.nbytes / 2**20,
                 "fit_s": fit_s,
@@ -799,23 +875,10 @@ def scale_child(jobs):
                 "peak_rss_increase_mb": (peak_kb - before["VmRSS"]) / 1024,
                 "peak_anon_increase_mb": (sampler.peak - before["RssAnon"]) / 1024,
                 "peak_measure": "VmHWM after clear_refs" if reset else "ru_maxrss",
-                "ru_maxrss_mb": maxrss / 1024,
-                "ru_maxrss_before_mb": maxrss_before / 1024,
             }
         )
         del X, ae
-    print(json.dumps(out))
-
-
-def _run_child(jobs):
-    proc = subprocess.run(
-        [sys.executable, __file__, "--scale-child", json.dumps(jobs)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"scale child failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
 
 
 def write_memmap(path, X_float, rows):
@@ -829,26 +892,27 @@ def write_memmap(path, X_float, rows):
     del mm
 
 
-def scale(X_train, s):
-    with tempfile.TemporaryDirectory(prefix="skae-bench-", dir="/tmp") as tmp:
-        npy = Path(tmp) / "mnist.npy"
-        np.save(npy, X_train[: max(s["scale_rows"])])
-        mnist_jobs = [
-            {"kind": "mnist", "rows": n, "path": str(npy)} for n in s["scale_rows"]
-        ]
-        path = Path(tmp) / "mnist-tiled.u8"
-        write_memmap(path, X_train, s["memmap_rows"])
-        memmap_job = {"kind": "memmap", "rows": s["memmap_rows"], "path": str(path)}
-        if s["quick"]:
-            # One child for everything: fresh-process numbers need the full run.
-            results = _run_child([*mnist_jobs, memmap_job])
-        else:
-            results = [_run_child([job])[0] for job in [*mnist_jobs, memmap_job]]
-            for r in results:
-                log(
-                    f"  {r['kind']} {r['rows']} rows: fit {r['fit_s']:.1f} s, "
-                    f"peak RSS +{r['peak_rss_increase_mb']:.0f} MB"
-                )
+def scale(s):
+    mnist_jobs = [
+        {"kind": "mnist", "rows": n, "path": s["train_npy"]} for n in s["scale_rows"]
+    ]
+    path = Path(s["tmp"]) / "mnist-tiled.u8"
+    write_memmap(path, load_rows(s["train_npy"]), s["memmap_rows"])
+    memmap_job = {"kind": "memmap", "rows": s["memmap_rows"], "path": str(path)}
+    # One fresh process per fit in the full run (a clean RSS baseline); all in
+    # this process with --quick.
+    if s["quick"]:
+        results = run_task(s, "scale_fits", jobs=[*mnist_jobs, memmap_job])
+    else:
+        results = []
+        for job in [*mnist_jobs, memmap_job]:
+            results += run_task(s, "scale_fits", jobs=[job])
+            r = results[-1]
+            log(
+                f"  {r['kind']} {r['rows']} rows: fit {r['fit_s']:.1f} s, "
+                f"peak RSS +{r['peak_rss_increase_mb']:.0f} MB"
+            )
+    path.unlink()
     mnist_rows = [r for r in results if r["kind"] == "mnist"]
     memmap = next(r for r in results if r["kind"] == "memmap")
     largest = mnist_rows[-1]
@@ -902,50 +966,43 @@ def _met(flag):
     return "met" if flag else "**NOT met**"
 
 
-def markdown(r):
-    out = []
-    add = out.append
-    mc = r["machine"]
-    loads = [
-        v["loadavg_1min_before_after"]
-        for v in r.values()
-        if isinstance(v, dict) and "loadavg_1min_before_after" in v
-    ]
-    add(
-        f"{mc['cpu_count']} CPUs, Python {mc['python']}, NumPy {mc['numpy']}, "
-        f"scikit-learn {mc['scikit-learn']}, Keras {mc['keras']} "
-        f"({mc['keras_backend']}). 1-min load average during the run: "
-        f"{min(min(x) for x in loads):.1f}-{max(max(x) for x in loads):.1f} "
-        "(other work shares the machine; every figure is a ratio measured "
-        "alongside its baseline).\n"
-    )
+def _md_overhead(r, add):
     o = r["overhead"]
     add("## 1. Wrapper overhead (784-256-128-32, batch 256)\n")
     add(
-        "| | median epoch wall (s) | CPU (s, all threads) | of which system (s) | "
-        "minor page faults | epochs timed |"
+        "| fit | median epoch wall (s) | CPU (s, all threads) | of which system (s) "
+        "| minor page faults | epochs timed |"
     )
     add("|---|---:|---:|---:|---:|---:|")
-    for name, key in (("plain Keras `model.fit`", "plain"), ("skae `fit`", "skae")):
-        m = o[f"{key}_median"]
+    names = {
+        "plain": "plain Keras `model.fit`",
+        "skae": "skae `fit`",
+        "plain_after_skae": "plain Keras `model.fit`, after a skae fit in its process",
+    }
+    for key, name in names.items():
+        m = o["median"][key]
         add(
             f"| {name} | {m['wall_s']:.3f} | {m['cpu_s']:.3f} | {m['sys_s']:.3f} | "
-            f"{m['minor_faults']:.0f} | {len(o[f'{key}_epochs']['wall_s'])} |"
+            f"{m['minor_faults']:.0f} | {len(o['epochs'][key]['wall_s'])} |"
         )
+    where = "each in a fresh process" if o["fresh_process_per_fit"] else "one process"
     add(
-        f"\n{o['rows']} rows, {o['epochs_per_fit']} epochs per fit (first excluded), "
-        f"{o['fits_each']} interleaved fits each. Ratio skae / plain = "
-        f"{o['ratio']:.3f} (bar <= 1.05: {_met(o['bar_met'])}); CPU-time ratio "
-        f"{o['cpu_ratio']:.3f}; skae takes "
-        f"{o['extra_minor_faults_per_step']:.0f} more minor page faults per "
-        "step.\n"
+        f"\n{o['rows']} MNIST rows, {o['epochs_per_fit']} epochs per fit (the first "
+        f"excluded), {o['fits_each']} fits of each, interleaved, {where}. "
+        f"Ratio skae / plain = {o['ratio']:.3f} (bar <= 1.05: {_met(o['bar_met'])});"
+        f" CPU-time ratio {o['cpu_ratio']:.3f}; skae takes "
+        f"{o['extra_minor_faults_per_step']:.0f} more minor page faults per step. "
+        f"A plain Keras fit in a process that has run a skae fit uses "
+        f"{o['plain_after_skae_cpu_ratio']:.2f}x the CPU per epoch.\n"
     )
 
+
+def _md_pca(r, add):
     p = r["pca"]
     add("## 3. Against PCA\n")
     add(
         "| n_components | PCA MSE | AE MSE | AE/PCA MSE | PCA fit (s) | AE fit (s) | "
-        "PCA transform (ms/1k) | AE transform (ms/1k) |"
+        "PCA transform (ms/1k rows) | AE transform (ms/1k rows) |"
     )
     add("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for x in p["table"]:
@@ -957,6 +1014,8 @@ def markdown(r):
         )
     add(f"\n{p['rows']} train / {p['test_rows']} test rows; autoencoder: {p['ae']}.\n")
 
+
+def _md_hardware(r, add):
     h = r["hardware"]
     add("## 4. Hardware limit\n")
     add("| | value |")
@@ -967,7 +1026,7 @@ def markdown(r):
     add(f"| train FLOPs per sample | {h['train_flops_per_sample'] / 1e6:.3f} M |")
     add(f"| achieved | {h['skae_gflops']:.1f} GFLOP/s |")
     add(
-        f"| NumPy float32 matmul peak (2048², best of runs before/after) | "
+        f"| NumPy float32 matmul peak (2048², best before/after the fit) | "
         f"{h['numpy_peak_gflops']:.1f} GFLOP/s |"
     )
     add(f"| fraction of peak | {h['fraction_of_peak']:.0%} |")
@@ -980,37 +1039,45 @@ def markdown(r):
         f"{h['skae_gflop_per_cpu_s']:.1f} GFLOP/CPU-s = "
         f"{h['gflop_per_cpu_s_over_one_thread_peak']:.0%} of one thread's peak |"
     )
+    add(f"| system (kernel) share of skae's CPU | {h['skae_sys_share_of_cpu']:.0%} |")
     add(f"\nFLOPs: {h['flops_formula']}. Bar >= 50% of peak: {_met(h['bar_met'])}.\n")
-    if "keras_fit_by_batch_size" in h:
+    if "keras_fit_by_batch_size" not in h:
+        return
+    add(
+        "| plain Keras fit, batch | samples/s | GFLOP/s | % of peak | GFLOP/CPU-s | "
+        "system share of CPU | ms/step | fit-loop ms/step beyond train_on_batch |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for x in h["keras_fit_by_batch_size"]:
         add(
-            "| plain Keras fit, batch | samples/s | GFLOP/s | % of peak | "
-            "GFLOP/CPU-s | system share of CPU | ms/step | "
-            "fit-loop ms/step beyond train_on_batch |"
+            f"| {x['batch_size']} | {x['samples_per_s']:.0f} | {x['gflops']:.1f} | "
+            f"{x['gflops'] / h['numpy_peak_gflops']:.0%} | "
+            f"{x['gflop_per_cpu_s']:.1f} | {x['sys_share_of_cpu']:.0%} | "
+            f"{1e3 * x['s_per_step']:.2f} | "
+            f"{x['fit_loop_ms_per_step_over_train_on_batch']:.2f} |"
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for x in h["keras_fit_by_batch_size"]:
-            add(
-                f"| {x['batch_size']} | {x['samples_per_s']:.0f} | {x['gflops']:.1f} | "
-                f"{x['gflops'] / h['numpy_peak_gflops']:.0%} | "
-                f"{x['gflop_per_cpu_s']:.1f} | {x['sys_share_of_cpu']:.0%} | "
-                f"{1e3 * x['s_per_step']:.2f} | "
-                f"{x['fit_loop_ms_per_step_over_train_on_batch']:.2f} |"
-            )
-        add("")
+    add("")
+    add(
+        "| train_on_batch, batch | ms/step | GFLOP/s | % of peak | fixed cost share "
+        "| NumPy matmuls only (ms) | NumPy GFLOP/s |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|")
+    for x in h["train_on_batch"]:
         add(
-            "| train_on_batch, batch | ms/step | GFLOP/s | % of peak | fixed cost share"
-            " | NumPy matmuls only (ms) | NumPy GFLOP/s |"
+            f"| {x['batch_size']} | {x['train_on_batch_ms']:.3f} | "
+            f"{x['gflops']:.1f} | {x['gflops'] / h['numpy_peak_gflops']:.0%} | "
+            f"{x['fixed_cost_share']:.0%} | {x['numpy_matmuls_ms']:.3f} | "
+            f"{x['numpy_matmuls_gflops']:.1f} |"
         )
-        add("|---:|---:|---:|---:|---:|---:|---:|")
-        for x in h["train_on_batch"]:
-            add(
-                f"| {x['batch_size']} | {x['train_on_batch_ms']:.3f} | "
-                f"{x['gflops']:.1f} | {x['gflops'] / h['numpy_peak_gflops']:.0%} | "
-                f"{x['fixed_cost_share']:.0%} | {x['numpy_matmuls_ms']:.3f} | "
-                f"{x['numpy_matmuls_gflops']:.1f} |"
-            )
-        add("\nFixed cost share: the batch-1 step time over the step time.\n")
+    add(
+        "\nFixed cost share: the batch-1 step time over the step time. NumPy "
+        "matmuls: the forward and backward products of one step (the better of 1 "
+        "and 2 BLAS threads). The plain fits and steps ran in a fresh process "
+        "before any skae fit.\n"
+    )
 
+
+def _md_latency(r, add):
     la = r["latency"]
     add("## 5. Transform latency (784 -> 32)\n")
     add(
@@ -1026,12 +1093,15 @@ def markdown(r):
         )
     bad = [k for k, v in la["ratio_bar_met_by_rows"].items() if not v]
     add(
-        f"\nOne row <= 1 ms: {_met(la['one_row_bar_met'])}. <= 10x PCA at every "
-        f"size: {_met(la['ratio_bar_met_all_sizes'])}"
+        f"\nMedians of interleaved calls after warm-up. One row <= 1 ms: "
+        f"{_met(la['one_row_bar_met'])}. <= 10x PCA at every size: "
+        f"{_met(la['ratio_bar_met_all_sizes'])}"
         + (f" (missed at {', '.join(bad)} rows)" if bad else "")
         + ".\n"
     )
 
+
+def _md_import(r, add):
     im = r["import"]
     add("## 6. Import time (fresh interpreters)\n")
     add("| import | median (ms) |")
@@ -1047,6 +1117,8 @@ def markdown(r):
         f"-- {_met(im['bar_met'])}).\n"
     )
 
+
+def _md_scale(r, add):
     sc = r["scale"]
     add("## 7. Scale (1 epoch, 784-256-128-32)\n")
     add(
@@ -1067,57 +1139,91 @@ def markdown(r):
         f"{m['peak_anon_increase_mb']:.0f} |"
     )
     lf = sc["fit_s_linear_fit"]
+    where = (
+        "Each fit in a fresh subprocess"
+        if sc["fresh_process_per_fit"]
+        else "All fits in this process (quick)"
+    )
     add(
         f"\nfit time ~ {lf['fixed_s']:.2f} s + {lf['us_per_sample']:.1f} µs x rows. "
-        + (
-            "Each fit in a fresh subprocess"
-            if sc["fresh_process_per_fit"]
-            else "All fits in one subprocess (quick)"
-        )
-        + ", after a warm-up fit; peak RSS is the kernel's high-water mark (reset "
-        f"before fit) minus RSS before fit, and includes the memmap's file-backed "
-        f"pages; anon excludes them. The memmap fit's anon increase exceeds the "
-        f"smallest in-memory fit's by "
+        f"{where}, after a warm-up fit. Peak RSS: the kernel's high-water mark "
+        "(reset just before fit) minus RSS before fit; it includes the memmap's "
+        "file-backed pages, the anon column does not. The memmap fit's anon "
+        "increase exceeds the smallest in-memory fit's by "
         f"{sc['memmap_anon_excess_over_smallest_fit_mb']:.0f} MB; a float32 copy "
         f"would be {sc['memmap_float32_copy_would_be_mb']:.0f} MB. No copy made "
-        f"(excess < half a copy): "
-        f"{_met(sc['memmap_no_copy_bar_met'])}.\n"
+        f"(excess < half a copy): {_met(sc['memmap_no_copy_bar_met'])}.\n"
     )
 
+
+def _md_scikeras(r, add):
     sk = r["scikeras"]
     add("## 2. Against scikeras (run last)\n")
     if "skipped" in sk:
         add(f"Skipped: {sk['skipped']}\n")
-    else:
+        return
+    add(
+        "| architecture | skae fit (s) | scikeras fit (s) | ratio | skae MSE | "
+        "scikeras MSE |"
+    )
+    add("|---|---:|---:|---:|---:|---:|")
+    for x in sk["table"]:
         add(
-            "| architecture | skae fit (s) | scikeras fit (s) | ratio | skae MSE | "
-            "scikeras MSE |"
+            f"| {x['architecture']} | {x['skae_fit_s']:.1f} | "
+            f"{x['scikeras_fit_s']:.1f} | "
+            f"{x['fit_time_ratio_skae_to_scikeras']:.2f} | "
+            f"{x['skae_test_mse']:.5f} | {x['scikeras_test_mse']:.5f} |"
         )
-        add("|---|---:|---:|---:|---:|---:|")
-        for x in sk["table"]:
-            add(
-                f"| {x['architecture']} | {x['skae_fit_s']:.1f} | "
-                f"{x['scikeras_fit_s']:.1f} | "
-                f"{x['fit_time_ratio_skae_to_scikeras']:.2f} | "
-                f"{x['skae_test_mse']:.5f} | {x['scikeras_test_mse']:.5f} |"
-            )
-        add(
-            f"\nscikeras {sk['scikeras_version']}, {sk['rows']} train / "
-            f"{sk['test_rows']} test rows, {sk['epochs']} epochs; {sk['note']} "
-            f"TensorFlow op determinism after the seeded scikeras fits: "
-            f"{sk['op_determinism_after_scikeras']} (before: "
-            f"{sk['op_determinism_before']}).\n"
-        )
+    where = (
+        "each fit in a fresh process"
+        if sk["fresh_process_per_fit"]
+        else ("one process, skae fits first")
+    )
+    add(
+        f"\nscikeras {sk['scikeras_version']}, {sk['rows']} train / "
+        f"{sk['test_rows']} test rows, {sk['epochs']} epochs, {where}; "
+        f"{sk['note']} TensorFlow op determinism on after a seeded scikeras fit: "
+        f"{sk['op_determinism_after_scikeras']}.\n"
+    )
 
+
+def markdown(r):
+    out = []
+    add = out.append
+    mc = r["machine"]
+    loads = [
+        v["loadavg_1min_before_after"]
+        for v in r.values()
+        if isinstance(v, dict) and "loadavg_1min_before_after" in v
+    ]
+    add(
+        f"{mc['cpu_count']} CPUs, Python {mc['python']}, NumPy {mc['numpy']}, "
+        f"scikit-learn {mc['scikit-learn']}, Keras {mc['keras']} "
+        f"({mc['keras_backend']}). 1-min load average during the run: "
+        f"{min(min(x) for x in loads):.1f}-{max(max(x) for x in loads):.1f} "
+        "(other work shares the machine; every figure is compared with a "
+        "baseline measured alongside it).\n"
+    )
+    for section in (_md_overhead, _md_pca, _md_hardware, _md_latency, _md_import,
+                    _md_scale, _md_scikeras):  # fmt: skip
+        section(r, add)
     add("## Bars\n")
     add("| bar | result |")
     add("|---|---|")
     for name, flag in r["bars"].items():
         add(f"| {name} | {_met(flag)} |")
-    add(
-        f"\nTotal {r['total_s']:.0f} s{' (--quick)' if r['settings']['quick'] else ''}."
-    )
+    quick = " (--quick)" if r["settings"]["quick"] else ""
+    add(f"\nTotal {r['total_s']:.0f} s{quick}.")
     return "\n".join(out) + "\n"
+
+
+def child(spec):
+    """Run one task in this (fresh) process; print its result as JSON."""
+    spec = json.loads(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = TASKS[spec["name"]](**spec["kwargs"])
+    print(json.dumps(result))
 
 
 def main(argv=None):
@@ -1127,47 +1233,50 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="small subsets, 1-2 epochs: smoke run"
     )
-    parser.add_argument("--scale-child", help=argparse.SUPPRESS)
+    parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.scale_child:
-        spec = json.loads(args.scale_child)  # a list of jobs
-        scale_child(spec)
+    if args.task:
+        child(args.task)
         return
 
     from skae.datasets import load_mnist
     from skae.exceptions import OutOfRangeWarning
 
-    s = {**(QUICK if args.quick else FULL), "quick": args.quick}
     start = time.perf_counter()
+    s = {**(QUICK if args.quick else FULL), "quick": args.quick}
     (X_train, _), (X_test, _) = load_mnist(args.data)
-    X_test = X_test[: s["test_rows"]]
-    r = {"settings": s, "machine": machine()}
+    r = {"settings": dict(s), "machine": machine()}
     sections = [
-        ("overhead", lambda: overhead(X_train[: s["overhead_rows"]], s)),
-        ("pca", lambda: pca_section(X_train[: s["pca_rows"]], X_test, s)),
-        ("hardware", lambda: hardware(X_train[: s["hw_rows"]], s)),
-        ("latency", lambda: latency(X_train, s)),
-        ("import", lambda: import_section(s)),
-        ("scale", lambda: scale(X_train, s)),
-        # Last: a seeded scikeras fit may leave op determinism on in this process.
-        (
-            "scikeras",
-            lambda: scikeras_section(X_train[: s["scikeras_rows"]], X_test, s),
-        ),
+        ("overhead", overhead),
+        ("pca", pca_section),
+        ("hardware", hardware),
+        ("latency", latency),
+        ("import", import_section),
+        ("scale", scale),
+        # Last: a seeded scikeras fit may leave op determinism on in a process.
+        ("scikeras", scikeras_section),
     ]
-    for name, fn in sections:
-        t = time.perf_counter()
-        log(f"[{name}]")
-        load_before = os.getloadavg()[0]
-        with warnings.catch_warnings():
-            # Fits of a few epochs do not converge; small training subsets
-            # make test images "out of range". Neither is what is measured.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", OutOfRangeWarning)
-            r[name] = fn()
-        r[name]["section_s"] = time.perf_counter() - t
-        r[name]["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
-        log(f"[{name}] {r[name]['section_s']:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="skae-bench-", dir="/tmp") as tmp:
+        # Children read the data from here.
+        s["tmp"] = tmp
+        s["train_npy"] = str(Path(tmp) / "train.npy")
+        s["test_npy"] = str(Path(tmp) / "test.npy")
+        np.save(s["train_npy"], X_train)
+        np.save(s["test_npy"], X_test[: s["test_rows"]])
+        del X_train, X_test
+        for name, fn in sections:
+            t = time.perf_counter()
+            log(f"[{name}]")
+            load_before = os.getloadavg()[0]
+            with warnings.catch_warnings():
+                # Fits of a few epochs do not converge; small training subsets
+                # make test images "out of range". Neither is what is measured.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", OutOfRangeWarning)
+                r[name] = fn(s)
+            r[name]["section_s"] = time.perf_counter() - t
+            r[name]["loadavg_1min_before_after"] = [load_before, os.getloadavg()[0]]
+            log(f"[{name}] {r[name]['section_s']:.0f} s")
     r["bars"] = {
         "1. skae epoch time <= 1.05x plain Keras": r["overhead"]["bar_met"],
         "4. training >= 50% of NumPy matmul peak": r["hardware"]["bar_met"],
