@@ -309,6 +309,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         raise NotImplementedError
 
+    def _targets(self):
+        """Return ``targets(x) -> y`` for a model with several outputs, or None.
+
+        The default, None, trains the model to output its clean input.
+        """
+        return None
+
     def _set_model(self, model):
         from . import _models
 
@@ -343,6 +350,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             callbacks=self.callbacks,
             verbose=self.verbose,
             checkpoint=checkpoint,
+            targets=self._targets(),
         )
         if self.n_iter_ + result.epochs_run == 0:
             if result.interrupted:

@@ -42,8 +42,8 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
 class Batches(keras.utils.PyDataset):
     """Mini-batches ``(inputs, targets[, sample_weight])`` over rows of ``X``.
 
-    Targets are the clean rows; inputs are the same rows, corrupted when a
-    ``corrupt`` function is given.
+    Targets are the clean rows (or ``targets(rows)``); inputs are the same
+    rows, corrupted when a ``corrupt`` function is given.
 
     Parameters
     ----------
@@ -73,6 +73,10 @@ class Batches(keras.utils.PyDataset):
     first_epoch : int
         The epoch of the model's life the rows are first served for; see
         :meth:`set_epoch`.
+    targets : callable or None
+        ``targets(x) -> y`` makes the training targets of a model with
+        several outputs (the variational autoencoder) from the clean rows;
+        None uses the rows themselves.
     """
 
     def __init__(
@@ -88,8 +92,10 @@ class Batches(keras.utils.PyDataset):
         corrupt=None,
         stream=NOISE_STREAM,
         first_epoch=0,
+        targets=None,
     ):
         super().__init__()
+        self.targets = targets
         self.dtype = dtype
         self.shuffle = shuffle
         self.corrupt = corrupt
@@ -117,9 +123,10 @@ class Batches(keras.utils.PyDataset):
         if self.corrupt is not None:
             rng = np.random.default_rng([self.seed, self.epoch, self.stream, i])
             x_in = self.corrupt(x, rng=rng)
+        y = x if self.targets is None else self.targets(x)
         if self.sample_weight is None:
-            return x_in, x
-        return x_in, x, as_dtype(self.sample_weight[rows], self.dtype)
+            return x_in, y
+        return x_in, y, as_dtype(self.sample_weight[rows], self.dtype)
 
     def set_epoch(self, epoch):
         """Serve the rows of ``epoch`` (counted over the model's whole life).

@@ -190,6 +190,7 @@ def train(
     callbacks=None,
     verbose=0,
     checkpoint=None,
+    targets=None,
 ):
     """Train the compiled autoencoder ``model`` to reconstruct ``X``.
 
@@ -225,6 +226,9 @@ def train(
         Keras's verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     checkpoint : _checkpoint.Checkpoint or None
         Save the state at every epoch's end and resume from a saved one.
+    targets : callable or None
+        ``targets(x) -> y`` builds the targets of a multi-output model from a
+        clean batch (see ``_data.Batches``); None trains to reconstruct ``x``.
 
     Returns
     -------
@@ -248,6 +252,7 @@ def train(
             shuffle=False,
             corrupt=noisy,
             stream=VALIDATION_NOISE_STREAM,
+            targets=targets,
         )
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss",
@@ -275,6 +280,7 @@ def train(
         seed=seed,
         corrupt=noisy,
         first_epoch=first_epoch,
+        targets=targets,
     )
     guard = _Guard(batches, first_epoch, checkpoint)
     # The guard runs first at every epoch's end, so a diverged epoch stops
