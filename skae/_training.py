@@ -48,9 +48,17 @@ def make_optimizer(optimizer, learning_rate):
     return optimizer.__class__.from_config(optimizer.get_config())
 
 
-def compile_model(model, *, optimizer, learning_rate, loss):
-    """Compile ``model`` for training with the estimator's settings."""
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss)
+def compile_model(model, *, optimizer, learning_rate, loss, loss_weights=None):
+    """Compile ``model`` for training with the estimator's settings.
+
+    ``loss`` and ``loss_weights`` may be dicts keyed by output name, for a
+    model with several outputs.
+    """
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss=loss,
+        loss_weights=loss_weights,
+    )
 
 
 def split_validation(n_samples, validation_fraction, seed):
