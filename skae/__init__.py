@@ -9,11 +9,13 @@ from ._autoencoder import AutoencoderTransformer
 from ._compare import compare_reducers
 from ._noise import add_noise
 from ._persistence import load, save
+from ._variational import VariationalAutoencoderTransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AutoencoderTransformer",
+    "VariationalAutoencoderTransformer",
     "add_noise",
     "compare_reducers",
     "datasets",

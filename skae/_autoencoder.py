@@ -24,15 +24,16 @@ _OPTIMIZERS = frozenset({"adagrad", "adam", "adamw", "nadam", "rmsprop", "sgd"})
 _LOSSES = frozenset({"binary_crossentropy", "huber", "log_cosh", "mae", "mse"})
 
 
-def _check_hidden_layer_sizes(sizes):
-    sizes = tuple(np.atleast_1d(np.asarray(sizes, dtype=object)).tolist())
-    if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0
-               for s in sizes):  # fmt: skip
+def _positive_ints(values, name, estimator):
+    """Return ``values`` as a tuple of positive ints, or raise naming ``name``."""
+    values = tuple(np.atleast_1d(np.asarray(values, dtype=object)).tolist())
+    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+               for v in values):  # fmt: skip
         raise ValueError(
-            "The 'hidden_layer_sizes' parameter of AutoencoderTransformer must "
-            f"be a sequence of positive integers. Got {sizes!r} instead."
+            f"The {name!r} parameter of {type(estimator).__name__} must be a "
+            f"sequence of positive integers. Got {values!r} instead."
         )
-    return tuple(int(s) for s in sizes)
+    return tuple(int(v) for v in values)
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -52,7 +53,39 @@ class AutoencoderTransformer(BaseAutoencoder):
         Width of the code (the output of ``transform``).
     hidden_layer_sizes : tuple of int, default=(256, 128)
         Units of the encoder's hidden layers; the decoder uses them in reverse.
-        ``()`` gives a linear-code autoencoder with no hidden layer.
+        ``()`` gives a linear-code autoencoder with no hidden layer. Used by
+        ``architecture="dense"``.
+    architecture : {"dense", "conv"}, default="dense"
+        The halves skae builds: ``"dense"``, fully connected layers of
+        ``hidden_layer_sizes``; ``"conv"``, for images (needs
+        ``image_shape``): 3x3 convolutions of stride 2 with ``filters``
+        channels, a linear code layer, and the mirror image in transposed
+        convolutions. See "Choosing an architecture" in the user guide.
+    image_shape : tuple (height, width, channels) or None, default=None
+        Read each row of ``X`` as an image of this shape (``(height, width)``
+        means one channel), C-order like ``images.reshape(n, -1)``. ``X``
+        stays 2-D for scikit-learn; the model reshapes inside. Its product
+        must equal the number of features.
+    filters : tuple of int, default=(32, 64)
+        Channels of the encoder's convolutions (``architecture="conv"``),
+        each of which halves the image's height and width. The decoder
+        mirrors them: transposed convolutions that double the height and
+        width, back through the same channel counts to the image's.
+    encoder : keras.Model, callable or None, default=None
+        Your own encoder in place of the built-in one: a Keras model (or
+        layer) mapping rows (images with ``image_shape``) to codes of width
+        ``n_components``, or a builder ``encoder(n_features, n_components)
+        -> keras.Model`` (``image_shape`` is passed in place of
+        ``n_features`` when set; a ``seed`` keyword, when the builder takes
+        one, gets an int drawn from ``random_state``). A model is copied at
+        each fit, architecture and weights: the object you give is never
+        trained. Builders are what ``clone`` and ``GridSearchCV`` handle
+        best. Subclassed layers must be registered with
+        ``keras.saving.register_keras_serializable`` to load in another
+        process.
+    decoder : keras.Model, callable or None, default=None
+        Your own decoder, mapping codes of width ``n_components`` to rows of
+        ``n_features`` (or to images of ``image_shape``); as ``encoder``.
     activation : {"relu", "leaky_relu", "elu", "selu", "gelu", "swish", \
 "softplus", "sigmoid", "tanh", "linear"}, default="relu"
         Activation of the hidden layers.
@@ -72,10 +105,17 @@ keras.optimizers.Optimizer, default="adam"
     learning_rate : float, default=1e-3
         Step size of a named optimizer.
     alpha : float, default=0.0
-        L2 penalty ``alpha * sum(w ** 2)`` on every kernel (Keras's
-        ``L2`` regularizer).
+        L2 penalty ``alpha * sum(w ** 2)`` on every kernel skae builds
+        (Keras's ``L2`` regularizer).
+    activity_l1 : float, default=0.0
+        L1 penalty ``activity_l1 * sum(|code|)`` on the code, per sample,
+        added to the loss: a sparse autoencoder, whose codes have more
+        values near zero.
     dropout : float, default=0.0
-        Dropout rate after every hidden layer, in [0, 1).
+        Dropout rate after every hidden layer skae builds, in [0, 1).
+    batch_norm : bool, default=False
+        Batch normalization before the activation of every hidden layer
+        skae builds.
     batch_size : int, default=256
         Rows per gradient step (capped at the number of training rows).
     epochs : int, default=50
@@ -127,11 +167,22 @@ keras.optimizers.Optimizer, default="adam"
         loss are put back, and a :class:`~skae.exceptions.DivergenceError` is
         raised (``"raise"``) or a ``ConvergenceWarning`` is issued
         (``"warn"``).
-    precision : {"float32", "float64"}, default="float32"
-        The dtype the model's weights and computations use. ``"float64"`` is
-        slower (by up to 2x on large models) and makes results independent of
-        how rows are batched to the last float32 bit. Outputs are float32
-        either way.
+    precision : {"float32", "float64", "mixed_float16", "mixed_bfloat16"}, \
+default="float32"
+        The dtype the model's weights and computations use, as a Keras dtype
+        policy of the layers skae builds (never the global policy).
+        ``"float64"`` is slower (by up to 2x on large models) and makes
+        results independent of how rows are batched to the last float32 bit.
+        ``"mixed_float16"`` / ``"mixed_bfloat16"`` compute in 16 bits with
+        float32 weights, inputs and reconstruction layer, for GPUs with fast
+        16-bit units (``"mixed_float16"`` adds Keras's dynamic loss scaling);
+        on CPUs they are slower. Outputs are float32 either way.
+    device : str, default="auto"
+        Where the model is built, trained and applied: ``"auto"`` (the first
+        GPU when the Keras backend sees one, else the CPU), ``"cpu"``,
+        ``"gpu"`` or ``"gpu:N"``. A GPU that is not there is an error, not a
+        silent CPU run. The device used is ``device_``; a model fitted on a
+        GPU loads and transforms on a machine without one.
     verbose : int, default=0
         0 silent, 1 Keras's progress bar, 2 one line per epoch.
     warm_start : bool, default=False
@@ -143,10 +194,15 @@ keras.optimizers.Optimizer, default="adam"
     ----------
     model_ : keras.Model
         The whole autoencoder (``encoder_`` followed by ``decoder_``).
+        Options that apply to "the layers skae builds" (``alpha``,
+        ``dropout``, ``batch_norm``, ``precision``) leave your own
+        ``encoder``/``decoder`` as they are.
     encoder_ : keras.Model
         Maps ``(n, n_features_in_)`` to ``(n, n_components)``.
     decoder_ : keras.Model
         Maps codes back to ``(n, n_features_in_)``.
+    device_ : str
+        The Keras device the model lives on (``"cpu:0"``, ``"gpu:0"``...).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -191,6 +247,11 @@ keras.optimizers.Optimizer, default="adam"
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
+        "architecture": [StrOptions({"dense", "conv"})],
+        "image_shape": [tuple, None],
+        "filters": ["array-like"],
+        "encoder": [callable, None],
+        "decoder": [callable, None],
         "activation": [StrOptions(ACTIVATIONS)],
         "output_activation": [StrOptions(ACTIVATIONS | {"auto"})],
         "loss": [StrOptions(_LOSSES), callable],
@@ -200,7 +261,9 @@ keras.optimizers.Optimizer, default="adam"
         ],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "activity_l1": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -214,7 +277,10 @@ keras.optimizers.Optimizer, default="adam"
         "random_state": ["random_state"],
         "checkpoint_dir": [str, os.PathLike, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
-        "precision": [StrOptions({"float32", "float64"})],
+        "precision": [
+            StrOptions({"float32", "float64", "mixed_float16", "mixed_bfloat16"})
+        ],
+        "device": [str],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
@@ -224,13 +290,20 @@ keras.optimizers.Optimizer, default="adam"
         n_components=32,
         *,
         hidden_layer_sizes=(256, 128),
+        architecture="dense",
+        image_shape=None,
+        filters=(32, 64),
+        encoder=None,
+        decoder=None,
         activation="relu",
         output_activation="auto",
         loss="mse",
         optimizer="adam",
         learning_rate=1e-3,
         alpha=0.0,
+        activity_l1=0.0,
         dropout=0.0,
+        batch_norm=False,
         batch_size=256,
         epochs=50,
         early_stopping=False,
@@ -245,18 +318,26 @@ keras.optimizers.Optimizer, default="adam"
         checkpoint_dir=None,
         on_divergence="raise",
         precision="float32",
+        device="auto",
         verbose=0,
         warm_start=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.filters = filters
+        self.encoder = encoder
+        self.decoder = decoder
         self.activation = activation
         self.output_activation = output_activation
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.alpha = alpha
+        self.activity_l1 = activity_l1
         self.dropout = dropout
+        self.batch_norm = batch_norm
         self.batch_size = batch_size
         self.epochs = epochs
         self.early_stopping = early_stopping
@@ -271,6 +352,7 @@ keras.optimizers.Optimizer, default="adam"
         self.checkpoint_dir = checkpoint_dir
         self.on_divergence = on_divergence
         self.precision = precision
+        self.device = device
         self.verbose = verbose
         self.warm_start = warm_start
 
@@ -281,17 +363,61 @@ keras.optimizers.Optimizer, default="adam"
             return self.output_activation
         return "sigmoid" if self.loss == "binary_crossentropy" else "linear"
 
-    def _build_model(self, rng):
-        from . import _models
+    def _image_shape(self):
+        """``image_shape`` as (height, width, channels), checked against X."""
+        if self.image_shape is None:
+            return None
+        shape = _positive_ints(self.image_shape, "image_shape", self)
+        if len(shape) == 2:
+            shape = (*shape, 1)
+        if len(shape) != 3:
+            raise ValueError(
+                f"image_shape must be (height, width) or (height, width, "
+                f"channels); got {self.image_shape!r}."
+            )
+        if int(np.prod(shape)) != self.n_features_in_:
+            raise ValueError(
+                f"image_shape={self.image_shape!r} holds {int(np.prod(shape))} "
+                f"values per image, but X has {self.n_features_in_} features "
+                "per row. Rows must be images flattened in C order, e.g. "
+                "images.reshape(len(images), -1)."
+            )
+        return shape
 
-        return _models.build_dense_autoencoder(
-            self.n_features_in_,
-            self.n_components,
-            hidden_layer_sizes=_check_hidden_layer_sizes(self.hidden_layer_sizes),
+    def _architecture(self):
+        from ._models import Architecture
+
+        if self.architecture == "conv" and not _positive_ints(
+            self.filters, "filters", self
+        ):
+            raise ValueError(
+                "architecture='conv' needs at least one convolution: filters "
+                f"is {self.filters!r}. Give e.g. filters=(32, 64)."
+            )
+        return Architecture(
+            kind=self.architecture,
+            hidden_layer_sizes=_positive_ints(
+                self.hidden_layer_sizes, "hidden_layer_sizes", self
+            ),
+            filters=_positive_ints(self.filters, "filters", self),
             activation=self.activation,
             output_activation=self._output_activation(),
             dropout=self.dropout,
             alpha=self.alpha,
-            rng=rng,
+            batch_norm=self.batch_norm,
             dtype=self.precision,
+        )
+
+    def _build_model(self, rng):
+        from . import _models
+
+        return _models.build_autoencoder(
+            self.n_features_in_,
+            self.n_components,
+            architecture=self._architecture(),
+            rng=rng,
+            encoder=self.encoder,
+            decoder=self.decoder,
+            image_shape=self._image_shape(),
+            activity_l1=self.activity_l1,
         )

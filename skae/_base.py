@@ -84,6 +84,19 @@ def _external_stacklevel():
     return level
 
 
+def _describe(value):
+    """Describe a parameter the same way in every process.
+
+    Builder functions and Keras objects print with their memory address;
+    they are named by their qualified name and class instead.
+    """
+    if getattr(value, "get_config", None) is not None and hasattr(value, "name"):
+        return f"{type(value).__module__}.{type(value).__qualname__}:{value.name}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
+
+
 def _draw_seed(random_state):
     """One int seed for everything random in a model's life.
 
@@ -155,17 +168,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             sample_weight = self._validate_sample_weight(sample_weight, X)
             checkpoint = self._checkpoint(X) if self.checkpoint_dir else None
             if not warm:
-                seed = None if checkpoint is None else checkpoint.load()
-                self._initialize(seed)
-                if checkpoint is not None and seed is None:
-                    checkpoint.start(self._seed)
-            elif isinstance(self.optimizer, str):
-                # A warm start keeps the optimizer and its state; a new
-                # learning_rate still applies.
-                self.model_.optimizer.learning_rate.assign(self.learning_rate)
-            result = self._train(
-                X, sample_weight, self.epochs, self.early_stopping, checkpoint
-            )
+                self._resolve_device()
+            with self._on_device():
+                if not warm:
+                    seed = None if checkpoint is None else checkpoint.load()
+                    self._initialize(seed)
+                    if checkpoint is not None and seed is None:
+                        checkpoint.start(self._seed)
+                elif isinstance(self.optimizer, str):
+                    # A warm start keeps the optimizer and its state; a new
+                    # learning_rate still applies.
+                    self.model_.optimizer.learning_rate.assign(self.learning_rate)
+                result = self._train(
+                    X, sample_weight, self.epochs, self.early_stopping, checkpoint
+                )
         self._report(result)
         if checkpoint is not None and not result.interrupted:
             checkpoint.clear()
@@ -199,8 +215,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = self._validate_X(X, reset=first, training=True)
             sample_weight = self._validate_sample_weight(sample_weight, X)
             if first:
-                self._initialize()
-            result = self._train(X, sample_weight, epochs=1, early_stopping=False)
+                self._resolve_device()
+            with self._on_device():
+                if first:
+                    self._initialize()
+                result = self._train(X, sample_weight, epochs=1, early_stopping=False)
         self._report(result)
         return self
 
@@ -229,7 +248,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _check_magnitude(self, low, high, name):
         """Refuse values the model cannot compute with in its float type."""
         dtype = self._compute_dtype()
-        limit = np.sqrt(np.finfo(dtype).max)
+        # bfloat16 has float32's exponent, hence its range.
+        limit = np.sqrt(np.finfo("float32" if dtype == "bfloat16" else dtype).max)
         if low.size and (low.min() < -limit or high.max() > limit):
             raise ValueError(
                 f"{name} has values of magnitude above {limit:.3g}, beyond which "
@@ -238,11 +258,24 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
 
     def _compute_dtype(self):
-        if self.__sklearn_is_fitted__():
-            from ._models import input_dtype
+        """Return the float type the model's first layers compute in."""
+        from ._models import compute_dtype
 
-            return input_dtype(self.model_)
-        return self.precision
+        if self.__sklearn_is_fitted__():
+            return compute_dtype(self.encoder_)
+        return compute_dtype(self.precision)
+
+    def _resolve_device(self):
+        """Pick the device for a new model and record it in ``device_``."""
+        from . import _devices
+
+        self.device_ = _devices.resolve(self.device)
+
+    def _on_device(self):
+        """Return a context placing Keras work on ``device_``."""
+        import keras
+
+        return keras.device(getattr(self, "device_", "cpu:0"))
 
     def _warn_out_of_range(self, low, high):
         # A feature that was constant in training (an image border) is judged
@@ -271,7 +304,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         from ._checkpoint import Checkpoint
 
         ignored = {"callbacks", "verbose", "checkpoint_dir", "on_divergence"}
-        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        params = {
+            k: _describe(v) for k, v in self.get_params().items() if k not in ignored
+        }
         fingerprint = {
             **params,
             "n_samples": X.shape[0],
@@ -292,7 +327,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             model,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
-            loss=self.loss,
+            loss_scale=self.precision == "mixed_float16",
+            **self._compile_args(),
         )
         self._set_model(model)
         self.n_iter_ = 0
@@ -308,6 +344,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``"decoder"``, and draw every random seed from ``rng``.
         """
         raise NotImplementedError
+
+    def _compile_args(self):
+        """Return the ``loss`` (and ``loss_weights``) the model is compiled with."""
+        return {"loss": self.loss}
 
     def _targets(self):
         """Return ``targets(x) -> y`` for a model with several outputs, or None.
@@ -404,7 +444,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             and curve[-2] - curve[-1] > self.tol
         ):
             warnings.warn(
-                f"AutoencoderTransformer: the maximum number of epochs "
+                f"{type(self).__name__}: the maximum number of epochs "
                 f"({self.epochs}) was reached while the {key.replace('_', ' ')} "
                 f"was still improving by more than tol={self.tol}. Increase "
                 "epochs, or set early_stopping=True.",
@@ -431,12 +471,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return _data.map_batches(
-            partial(_models.apply, self.encoder_),
-            X,
-            self._n_features_out,
-            in_dtype=_models.input_dtype(self.encoder_),
-        )
+        with self._on_device():
+            return _data.map_batches(
+                partial(_models.apply, self.encoder_),
+                X,
+                self._n_features_out,
+                in_dtype=_models.input_dtype(self.encoder_),
+            )
 
     def inverse_transform(self, X):
         """Decode codes back into the input space.
@@ -463,12 +504,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"of width n_components={self._n_features_out}, as returned by "
                 "transform."
             )
-        return _data.map_batches(
-            partial(_models.apply, self.decoder_),
-            Z,
-            self.n_features_in_,
-            in_dtype=_models.input_dtype(self.decoder_),
-        )
+        with self._on_device():
+            return _data.map_batches(
+                partial(_models.apply, self.decoder_),
+                Z,
+                self.n_features_in_,
+                in_dtype=_models.input_dtype(self.decoder_),
+            )
 
     def score_samples(self, X):
         """Minus the mean squared reconstruction error of each sample.
@@ -493,13 +535,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             diff = _models.apply(self.model_, x, dtype=np.float64) - x
             return np.mean(diff**2, axis=1, keepdims=True)
 
-        errors = _data.map_batches(
-            row_errors,
-            X,
-            1,
-            in_dtype=_models.input_dtype(self.model_),
-            out_dtype=np.float64,
-        )
+        with self._on_device():
+            errors = _data.map_batches(
+                row_errors,
+                X,
+                1,
+                in_dtype=_models.input_dtype(self.model_),
+                out_dtype=np.float64,
+            )
         return -errors[:, 0]
 
     def score(self, X, y=None, sample_weight=None):
@@ -553,14 +596,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         model_state = state.pop("model_", None)
         super().__setstate__(state)
         if model_state is not None:
-            from . import _models, _training
+            from . import _devices, _models, _training
 
-            model = _models.from_state(model_state)
-            _training.compile_model(
-                model,
-                optimizer=self.optimizer,
-                learning_rate=self.learning_rate,
-                loss=self.loss,
+            # A model fitted on a GPU loads on a machine without one.
+            self.device_ = _devices.resolve(
+                getattr(self, "device_", "auto"), strict=False
             )
-            _models.restore_optimizer(model, model_state["optimizer"])
+            with self._on_device():
+                model = _models.from_state(model_state)
+                _training.compile_model(
+                    model,
+                    optimizer=self.optimizer,
+                    learning_rate=self.learning_rate,
+                    loss_scale=self.precision == "mixed_float16",
+                    **self._compile_args(),
+                )
+                _models.restore_optimizer(model, model_state["optimizer"])
             self._set_model(model)

@@ -8,13 +8,13 @@ global Keras or TensorFlow seed is ever read or written.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from . import _layers
 
 #: dtype of everything skae returns, whatever precision the model computes in.
 OUTPUT_DTYPE = "float32"
@@ -24,86 +24,384 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(np.iinfo(np.int32).max))
 
 
-def _dense_stack(x, sizes, *, prefix, activation, dropout, alpha, rng, dtype):
-    """Apply Dense (+ Dropout) layers of the given sizes to the tensor ``x``."""
-    regularizer = keras.regularizers.L2(alpha) if alpha > 0 else None
-    for i, units in enumerate(sizes):
-        x = keras.layers.Dense(
+@dataclass(frozen=True)
+class Architecture:
+    """The hyper-parameters of the layers skae builds itself.
+
+    ``kind`` is ``"dense"`` (fully connected layers of ``hidden_layer_sizes``
+    units) or ``"conv"`` (stride-2 convolutions with ``filters`` channels,
+    mirrored by transposed convolutions). ``dtype`` is the dtype (or Keras
+    dtype policy name) of every layer skae creates.
+    """
+
+    kind: str = "dense"
+    hidden_layer_sizes: tuple = (256, 128)
+    filters: tuple = (32, 64)
+    kernel_size: int = 3
+    activation: str = "relu"
+    output_activation: str = "linear"
+    dropout: float = 0.0
+    alpha: float = 0.0
+    batch_norm: bool = False
+    dtype: str = "float32"
+
+    @property
+    def io_dtype(self):
+        """The dtype of inputs and outputs: float32 under mixed precision."""
+        return keras.DTypePolicy(self.dtype).variable_dtype
+
+    def _regularizer(self):
+        return keras.regularizers.L2(self.alpha) if self.alpha > 0 else None
+
+    def _init(self, rng):
+        return keras.initializers.GlorotUniform(seed=_seed(rng))
+
+    def _hidden(self, x, layer_class, *args, rng, name, **kwargs):
+        """One hidden layer, then batch normalization, activation and dropout."""
+        x = layer_class(
+            *args,
+            activation=None if self.batch_norm else self.activation,
+            use_bias=not self.batch_norm,
+            kernel_initializer=self._init(rng),
+            kernel_regularizer=self._regularizer(),
+            dtype=self.dtype,
+            name=name,
+            **kwargs,
+        )(x)
+        if self.batch_norm:
+            x = keras.layers.BatchNormalization(dtype=self.dtype, name=f"{name}_bn")(x)
+            x = keras.layers.Activation(
+                self.activation, dtype=self.dtype, name=f"{name}_act"
+            )(x)
+        if self.dropout > 0:
+            x = keras.layers.Dropout(
+                self.dropout, seed=_seed(rng), dtype=self.dtype, name=f"{name}_dropout"
+            )(x)
+        return x
+
+    def dense(self, x, units, *, rng, name, activation=None, dtype=None):
+        """Apply a plain Dense layer (a code or output layer) with skae's settings."""
+        return keras.layers.Dense(
             units,
             activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(rng)),
-            kernel_regularizer=regularizer,
-            dtype=dtype,
-            name=f"{prefix}_dense_{i}",
+            kernel_initializer=self._init(rng),
+            kernel_regularizer=self._regularizer(),
+            dtype=self.dtype if dtype is None else dtype,
+            name=name,
         )(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(
-                dropout, seed=_seed(rng), dtype=dtype, name=f"{prefix}_dropout_{i}"
+
+    def encoder_body(self, x, *, rng):
+        """Map an input tensor to a flat hidden representation (before the code)."""
+        if self.kind == "conv":
+            for i, filters in enumerate(self.filters):
+                x = self._hidden(
+                    x, keras.layers.Conv2D, filters, self.kernel_size, strides=2,
+                    padding="same", rng=rng, name=f"encoder_conv_{i}",
+                )  # fmt: skip
+        if len(x.shape) > 2:
+            x = keras.layers.Flatten(dtype=self.dtype, name="encoder_flatten")(x)
+        for i, units in enumerate(
+            self.hidden_layer_sizes if self.kind == "dense" else ()
+        ):
+            x = self._hidden(
+                x, keras.layers.Dense, units, rng=rng, name=f"encoder_dense_{i}"
+            )
+        return x
+
+    def decoder(self, z, output_shape, *, rng):
+        """Map a code tensor to a reconstruction of ``output_shape`` per sample.
+
+        ``output_shape`` is ``(n_features,)`` or ``(height, width, channels)``;
+        a convolutional decoder needs the latter.
+        """
+        if self.kind == "dense":
+            x = z
+            for i, units in enumerate(self.hidden_layer_sizes[::-1]):
+                x = self._hidden(
+                    x, keras.layers.Dense, units, rng=rng, name=f"decoder_dense_{i}"
+                )
+            n_out = int(np.prod(output_shape))
+            return self.dense(
+                x,
+                n_out,
+                rng=rng,
+                name="reconstruction",
+                activation=self.output_activation,
+                dtype=self.io_dtype,
+            )
+        height, width, channels = output_shape
+        steps = 2 ** len(self.filters)
+        h0, w0 = -(-height // steps), -(-width // steps)
+        x = self._hidden(
+            z, keras.layers.Dense, h0 * w0 * self.filters[-1], rng=rng,
+            name="decoder_dense",
+        )  # fmt: skip
+        x = keras.layers.Reshape(
+            (h0, w0, self.filters[-1]), dtype=self.dtype, name="decoder_reshape"
+        )(x)
+        # The mirror of the encoder: each transposed convolution doubles the
+        # height and width and outputs the channels the encoder had there.
+        for i, filters in enumerate(self.filters[-2::-1]):
+            x = self._hidden(
+                x, keras.layers.Conv2DTranspose, filters, self.kernel_size,
+                strides=2, padding="same", rng=rng, name=f"decoder_deconv_{i}",
+            )  # fmt: skip
+        x = keras.layers.Conv2DTranspose(
+            channels,
+            self.kernel_size,
+            strides=2,
+            padding="same",
+            activation=self.output_activation,
+            kernel_initializer=self._init(rng),
+            kernel_regularizer=self._regularizer(),
+            dtype=self.io_dtype,
+            name="reconstruction",
+        )(x)
+        extra_h, extra_w = h0 * steps - height, w0 * steps - width
+        if extra_h or extra_w:
+            x = keras.layers.Cropping2D(
+                ((0, extra_h), (0, extra_w)), dtype=self.io_dtype, name="decoder_crop"
             )(x)
-    return x
+        return x
 
 
-def _output_layer(units, *, activation, alpha, rng, name, dtype):
-    regularizer = keras.regularizers.L2(alpha) if alpha > 0 else None
-    return keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(rng)),
-        kernel_regularizer=regularizer,
-        dtype=dtype,
-        name=name,
-    )
+def _shape(shape):
+    return "(n_samples, " + ", ".join(str(d) for d in tuple(shape)[1:]) + ")"
 
 
-def build_dense_autoencoder(
+def _copy_half(half):
+    """Return a new, unbuilt Keras object with the architecture of ``half``.
+
+    Nested models are copied too (``recursive=True``), so that training the
+    copy can never train a part of the user's object.
+    """
+    try:
+        if isinstance(half, keras.Model):
+            return keras.models.clone_model(half, recursive=True)
+        config = keras.saving.serialize_keras_object(half)
+        return keras.saving.deserialize_keras_object(
+            config, custom_objects={type(half).__name__: type(half)}
+        )
+    except (NotImplementedError, TypeError, ValueError) as exc:
+        raise TypeError(
+            f"Cannot copy the Keras object {half.name!r} ({type(half).__name__}): "
+            f"{exc}. skae trains a copy and never the object given; give a "
+            "Functional or Sequential model, a subclass whose get_config "
+            "returns its constructor arguments, or a builder function instead."
+        ) from exc
+
+
+def _call_builder(builder, args, seed, role):
+    """Call a builder ``(n_features, n_components[, seed=])``; check the result."""
+    try:
+        accepts_seed = "seed" in inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        accepts_seed = False
+    half = builder(*args, seed=seed) if accepts_seed else builder(*args)
+    if not isinstance(half, keras.layers.Layer):
+        raise TypeError(
+            f"The {role} builder must return a keras.Model (or Layer); "
+            f"{builder!r} returned {type(half).__name__}."
+        )
+    return half
+
+
+def _apply_half(half, given, x, role, expected):
+    """Apply the user's ``half`` (a copy of ``given``) to ``x``; check shapes."""
+    try:
+        y = half(x)
+    except Exception as exc:  # Keras raises many kinds for a shape mismatch
+        raise ValueError(
+            f"The {role} could not be applied to inputs of shape "
+            f"{_shape(x.shape)} ({expected}): {exc}"
+        ) from exc
+    if isinstance(y, (list, tuple, dict)):
+        raise ValueError(
+            f"The {role} must return one tensor, got {type(y).__name__} of "
+            f"{len(y)} from inputs of shape {_shape(x.shape)}."
+        )
+    if given is not None and given.built and given.weights:
+        try:
+            half.set_weights(given.get_weights())
+        except ValueError as exc:
+            raise ValueError(
+                f"The {role} given was built for other inputs than "
+                f"{_shape(x.shape)} ({expected}); its weights do not fit: {exc}"
+            ) from exc
+    return y
+
+
+def _user_half(spec, args, *, rng, role):
+    """Return ``(half, given)``: a fresh Keras half made from ``spec``.
+
+    ``given`` is the object whose weights the half starts from: the model
+    given, or None for a builder.
+    """
+    if isinstance(spec, keras.layers.Layer):
+        return _copy_half(spec), spec
+    return _call_builder(spec, args, _seed(rng), role), None
+
+
+def build_autoencoder(
     n_features: int,
     n_components: int,
     *,
-    hidden_layer_sizes: Sequence[int],
-    activation: str,
-    output_activation: str,
-    dropout: float,
-    alpha: float,
+    architecture: Architecture,
     rng: np.random.Generator,
-    dtype: str = "float32",
+    encoder=None,
+    decoder=None,
+    image_shape: tuple | None = None,
+    activity_l1: float = 0.0,
+    variational: bool = False,
 ) -> keras.Model:
-    """Build a dense autoencoder ``n_features -> hidden -> n_components -> ...``.
+    """Build the Keras autoencoder of an estimator.
 
-    The decoder mirrors ``hidden_layer_sizes``. The code layer is linear, like
-    the scores of PCA.
+    Parameters
+    ----------
+    n_features, n_components : int
+        Width of the (flat) input and of the code.
+    architecture : Architecture
+        Settings of the halves skae builds.
+    rng : numpy.random.Generator
+        Source of every seed.
+    encoder, decoder : keras.Model, callable or None
+        The user's halves: a Keras model (copied, weights included) or a
+        builder ``(n_features, n_components) -> keras.Model`` (called with
+        ``image_shape`` in place of ``n_features`` when it is set, and with a
+        ``seed`` keyword when it accepts one). None builds ``architecture``'s.
+    image_shape : tuple (height, width, channels) or None
+        Reshape the flat rows into images before the encoder; the decoder
+        may output images or flat rows.
+    activity_l1 : float
+        L1 penalty on the code, added to the loss (a sparse autoencoder).
+    variational : bool
+        Build a variational autoencoder: the encoder's hidden representation
+        feeds two Dense heads, the code's mean and log-variance; training
+        samples the code with :class:`~skae._layers.GaussianSample` and the
+        model outputs ``{"reconstruction": ..., "kl": ...}``.
 
     Returns
     -------
     model : keras.Model
-        The autoencoder, named ``"autoencoder"``. Its layers ``"encoder"`` and
-        ``"decoder"`` are the two halves as Keras models of their own.
+        The autoencoder, named ``"autoencoder"``, whose layers ``"encoder"``
+        and ``"decoder"`` are the two halves as Keras models. The encoder
+        maps flat rows to codes (to ``[mean, log_var]`` when variational);
+        the decoder maps codes to flat rows.
     """
-    hidden = tuple(hidden_layer_sizes)
-    kwargs = dict(
-        activation=activation, dropout=dropout, alpha=alpha, rng=rng, dtype=dtype
+    arch = architecture
+    dtype, io_dtype = arch.dtype, arch.io_dtype
+    in_shape = tuple(image_shape) if image_shape else (n_features,)
+    builder_arg = in_shape if image_shape else n_features
+    if arch.kind == "conv" and not image_shape and (encoder is None or decoder is None):
+        raise ValueError(
+            "architecture='conv' needs image_shape=(height, width, channels) "
+            "to see the rows as images."
+        )
+
+    enc_in = keras.Input((n_features,), dtype=io_dtype, name="encoder_input")
+    x = enc_in
+    if image_shape:
+        x = keras.layers.Reshape(in_shape, dtype=dtype, name="to_image")(x)
+    if encoder is None:
+        h = arch.encoder_body(x, rng=rng)
+        code = (
+            None if variational else arch.dense(h, n_components, rng=rng, name="code")
+        )
+    else:
+        half, given = _user_half(
+            encoder, (builder_arg, n_components), rng=rng, role="encoder"
+        )
+        h = _apply_half(
+            half, given, x, "encoder", f"the rows as {_shape((None, *in_shape))}"
+        )
+        code = None if variational else h
+    if variational:
+        if len(h.shape) != 2:
+            raise ValueError(
+                f"The encoder of a variational autoencoder must output a flat "
+                f"hidden representation (n_samples, n_units); it outputs "
+                f"{_shape(h.shape)}. End it with keras.layers.Flatten()."
+            )
+        # The Gaussian's parameters in full precision (exp of a float16
+        # log-variance overflows early).
+        mean = arch.dense(h, n_components, rng=rng, name="code_mean", dtype=io_dtype)
+        log_var = arch.dense(
+            h,
+            n_components,
+            rng=rng,
+            name="code_log_var",
+            activation=_layers.bounded_log_var,
+            dtype=io_dtype,
+        )
+        code = mean
+    elif len(code.shape) != 2 or code.shape[-1] != n_components:
+        raise ValueError(
+            f"The encoder outputs codes of shape {_shape(code.shape)}, but "
+            f"n_components={n_components} asks for (n_samples, {n_components}). "
+            "Set n_components to the encoder's output width, or end the "
+            "encoder with a Flatten and a Dense(n_components) layer."
+        )
+    if activity_l1 > 0:
+        code = keras.layers.ActivityRegularization(
+            l1=activity_l1, dtype=dtype, name="code_l1"
+        )(code)
+    outputs = [code, log_var] if variational else code
+    encoder_model = keras.Model(enc_in, outputs, name="encoder")
+
+    dec_in = keras.Input((n_components,), dtype=io_dtype, name="decoder_input")
+    out_shape = in_shape if arch.kind == "conv" else (n_features,)
+    if decoder is None:
+        out = arch.decoder(dec_in, out_shape, rng=rng)
+    else:
+        half, given = _user_half(
+            decoder, (builder_arg, n_components), rng=rng, role="decoder"
+        )
+        out = _apply_half(
+            half, given, dec_in, "decoder", f"codes of width {n_components}"
+        )
+    if tuple(out.shape[1:]) not in {(n_features,), in_shape}:
+        raise ValueError(
+            f"The decoder maps codes of shape (n_samples, {n_components}) to "
+            f"{_shape(out.shape)}, but the data has shape "
+            f"{_shape((None, *in_shape))}"
+            + (f" (rows of {n_features} features)" if image_shape else "")
+            + ". The decoder must output one reconstruction per row, of that shape."
+        )
+    if len(out.shape) > 2:
+        out = keras.layers.Reshape((n_features,), dtype=io_dtype, name="to_rows")(out)
+    decoder_model = keras.Model(dec_in, out, name="decoder")
+
+    inputs = keras.Input((n_features,), dtype=io_dtype, name="input")
+    if not variational:
+        return keras.Model(
+            inputs, decoder_model(encoder_model(inputs)), name="autoencoder"
+        )
+    mean, log_var = encoder_model(inputs)
+    z = _layers.GaussianSample(seed=_seed(rng), dtype=io_dtype, name="sample")(
+        [mean, log_var]
+    )
+    kl = _layers.GaussianKL(dtype=io_dtype, name="kl_divergence")([mean, log_var])
+    return keras.Model(
+        inputs,
+        {"reconstruction": decoder_model(z), "kl": kl},
+        name="variational_autoencoder",
     )
 
-    enc_in = keras.Input((n_features,), dtype=dtype, name="encoder_input")
-    h = _dense_stack(enc_in, hidden, prefix="encoder", **kwargs)
-    code = _output_layer(
-        n_components, activation=None, alpha=alpha, rng=rng, name="code", dtype=dtype
-    )(h)
-    encoder = keras.Model(enc_in, code, name="encoder")
 
-    dec_in = keras.Input((n_components,), dtype=dtype, name="decoder_input")
-    h = _dense_stack(dec_in, hidden[::-1], prefix="decoder", **kwargs)
-    out = _output_layer(
-        n_features,
-        activation=output_activation,
-        alpha=alpha,
-        rng=rng,
-        name="reconstruction",
-        dtype=dtype,
-    )(h)
-    decoder = keras.Model(dec_in, out, name="decoder")
+def compute_dtype(spec) -> str:
+    """Return the dtype computations start in, for a precision or a model.
 
-    inputs = keras.Input((n_features,), dtype=dtype, name="input")
-    return keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+    For a model, the compute dtype of its first layer with weights (float16
+    under ``"mixed_float16"``, whose inputs are float32).
+    """
+    if isinstance(spec, str):
+        return keras.DTypePolicy(spec).compute_dtype
+    for layer in spec.layers:
+        if isinstance(layer, keras.Model):
+            return compute_dtype(layer)
+        if layer.weights:
+            return layer.compute_dtype
+    return input_dtype(spec)
 
 
 def halves(model: keras.Model) -> tuple[keras.Model, keras.Model]:
@@ -161,7 +459,15 @@ def from_state(state: dict) -> keras.Model:
 
     See :func:`restore_optimizer`.
     """
-    model = keras.saving.deserialize_keras_object(state["config"])
+    try:
+        model = keras.saving.deserialize_keras_object(state["config"])
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"The Keras model could not be rebuilt: {exc}\nIf it holds layers "
+            "or models of your own classes, decorate each class with "
+            "@keras.saving.register_keras_serializable() and import its "
+            "module before loading."
+        ) from exc
     model.set_weights(state["weights"])
     variables = random_states(model)
     for variable, value in zip(variables, state["random_states"], strict=True):

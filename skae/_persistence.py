@@ -39,19 +39,23 @@ _FITTED = (
     "history_",
     "validation_scores_",
     "best_validation_score_",
+    "reconstruction_loss_curve_",
+    "kl_loss_curve_",
     "_seed",
     "_n_features_out",
     "_data_min",
     "_data_max",
 )
 #: Parameters whose tuples JSON turns into lists.
-_TUPLE_PARAMS = ("hidden_layer_sizes", "noise_clip")
+_TUPLE_PARAMS = ("hidden_layer_sizes", "noise_clip", "filters", "image_shape")
 
 
 def _classes():
     from ._autoencoder import AutoencoderTransformer
+    from ._variational import VariationalAutoencoderTransformer
 
-    return {cls.__name__: cls for cls in (AutoencoderTransformer,)}
+    classes = (AutoencoderTransformer, VariationalAutoencoderTransformer)
+    return {cls.__name__: cls for cls in classes}
 
 
 def _versions():
@@ -116,23 +120,43 @@ def _params_to_json(estimator):
                 "skae.save stores random_state as an int or None; got "
                 f"{type(value).__name__}. Set an int random_state before saving."
             )
-        elif name in ("optimizer", "loss") and not isinstance(value, str):
-            try:
-                config = keras.saving.serialize_keras_object(value)
-                json.dumps(config)
-                # What load will do: only Keras's own or registered objects.
-                keras.saving.deserialize_keras_object(config, safe_mode=True)
-                value = {"__keras__": config}
-            except Exception as exc:
-                raise TypeError(
-                    f"skae.save cannot store {name}={value!r} safely ({exc}). Use a "
-                    "name, a Keras object, or a function registered with "
-                    "keras.saving.register_keras_serializable."
-                ) from exc
+        elif name in ("encoder", "decoder") and isinstance(value, keras.Layer):
+            warnings.warn(
+                f"skae.save stores the architecture of {name}={value.name!r} "
+                "but not its weights: the fitted model is saved whole, but "
+                "refitting the loaded estimator starts that half from fresh "
+                "weights. Use joblib to keep them, or a builder function.",
+                UserWarning,
+                stacklevel=4,
+            )
+            value = _keras_param(name, value)
+        elif name in ("optimizer", "loss", "encoder", "decoder") and not (
+            value is None or isinstance(value, str)
+        ):
+            value = _keras_param(name, value)
         elif isinstance(value, os.PathLike):
             value = os.fspath(value)
         params[name] = _to_json(value)
     return params
+
+
+def _keras_param(name, value):
+    """Store a Keras object or registered function as its config, or refuse."""
+    import keras
+
+    try:
+        config = keras.saving.serialize_keras_object(value)
+        json.dumps(config)
+        # What load will do: only Keras's own or registered objects.
+        keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as exc:
+        raise TypeError(
+            f"skae.save cannot store {name}={value!r} safely ({exc}). Use a "
+            "name, a Keras object, or a function registered with "
+            "keras.saving.register_keras_serializable; or use joblib, which "
+            "stores any picklable object (and runs code when loading)."
+        ) from exc
+    return {"__keras__": config}
 
 
 def _params_from_json(params):
@@ -321,4 +345,8 @@ def load(path):
         for variable, value in zip(random_states(model), values, strict=True):
             variable.assign(value)
         estimator._set_model(model)
+        from ._devices import resolve
+
+        # Where this machine can run it: a GPU-fitted model loads on a CPU.
+        estimator.device_ = resolve(estimator.device, strict=False)
     return estimator

@@ -48,17 +48,20 @@ def make_optimizer(optimizer, learning_rate):
     return optimizer.__class__.from_config(optimizer.get_config())
 
 
-def compile_model(model, *, optimizer, learning_rate, loss, loss_weights=None):
+def compile_model(
+    model, *, optimizer, learning_rate, loss, loss_weights=None, loss_scale=False
+):
     """Compile ``model`` for training with the estimator's settings.
 
     ``loss`` and ``loss_weights`` may be dicts keyed by output name, for a
-    model with several outputs.
+    model with several outputs. ``loss_scale`` wraps the optimizer in Keras's
+    dynamic ``LossScaleOptimizer``, which float16 computations need so that
+    small gradients do not underflow.
     """
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss=loss,
-        loss_weights=loss_weights,
-    )
+    optimizer = make_optimizer(optimizer, learning_rate)
+    if loss_scale and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights)
 
 
 def split_validation(n_samples, validation_fraction, seed):

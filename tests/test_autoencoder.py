@@ -379,7 +379,7 @@ def test_callable_loss_and_callbacks(X_small):
 def test_regularization_and_dropout_are_built(X_small):
     ae = fitted(X_small, alpha=0.1, dropout=0.5, hidden_layer_sizes=(8, 8))
     names = [layer.name for layer in ae.encoder_.layers]
-    assert "encoder_dropout_0" in names and "encoder_dropout_1" in names
+    assert "encoder_dense_0_dropout" in names and "encoder_dense_1_dropout" in names
     assert ae.encoder_.get_layer("encoder_dense_0").kernel_regularizer is not None
     # Dropout is off at transform time: two calls agree.
     assert_array_equal(ae.transform(X_small), ae.transform(X_small))
