@@ -202,7 +202,7 @@ default="float32"
     decoder_ : keras.Model
         Maps codes back to ``(n, n_features_in_)``.
     device_ : str
-        The Keras device the model lives on (``"cpu:0"``, ``"gpu:0"``...).
+        The Keras device the model lives on (``"cpu"``, ``"gpu:0"``...).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -275,7 +275,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Return a context placing Keras work on ``device_``."""
         import keras
 
-        return keras.device(getattr(self, "device_", "cpu:0"))
+        return keras.device(getattr(self, "device_", "cpu"))
 
     def _warn_out_of_range(self, low, high):
         # A feature that was constant in training (an image border) is judged
@@ -319,8 +319,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _initialize(self, seed=None):
         """Build and compile a fresh model for ``n_features_in_`` inputs."""
-        from . import _training
+        from . import _models, _training
 
+        _models.check_precision(self.precision)
         self._seed = _draw_seed(self.random_state) if seed is None else seed
         model = self._build_model(np.random.default_rng(self._seed))
         _training.compile_model(

@@ -48,7 +48,7 @@ def parse(device: str) -> tuple[str, int | None]:
 
 
 def resolve(device: str, *, strict: bool = True) -> str:
-    """Return the Keras device name (``"cpu:0"``, ``"gpu:1"``) for ``device``.
+    """Return the Keras device name (``"cpu"``, ``"gpu:1"``) for ``device``.
 
     ``"auto"`` is the first GPU when the backend sees one, else the CPU.
     Asking for a GPU that is not there raises ``RuntimeError`` when
@@ -56,11 +56,13 @@ def resolve(device: str, *, strict: bool = True) -> str:
     falls back to what ``"auto"`` gives.
     """
     kind, index = parse(device)
+    # "cpu", not "cpu:0": Keras 3.15's PyTorch backend loses the gradients
+    # of a model trained under keras.device("cpu:0").
     if kind == "cpu":
-        return "cpu:0"
+        return "cpu"
     n_gpus = gpu_count()
     if kind == "auto":
-        return _use_gpu(0) if n_gpus else "cpu:0"
+        return _use_gpu(0) if n_gpus else "cpu"
     index = index or 0
     if index < n_gpus:
         return _use_gpu(index)

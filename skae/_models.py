@@ -404,6 +404,24 @@ def compute_dtype(spec) -> str:
     return input_dtype(spec)
 
 
+def check_precision(dtype: str) -> None:
+    """Refuse a float dtype the Keras backend would silently compute in float32.
+
+    JAX truncates float64 to float32 unless its process-wide 64-bit mode is
+    on; skae leaves that switch to the user rather than flip it.
+    """
+    if str(dtype) == "float64" and keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            raise ValueError(
+                "precision='float64' needs JAX's 64-bit mode, which is off: JAX "
+                "would compute in float32. Set the environment variable "
+                "JAX_ENABLE_X64=1, or call jax.config.update('jax_enable_x64', "
+                "True) before any JAX computation, or use precision='float32'."
+            )
+
+
 def halves(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     """Return the ``(encoder, decoder)`` sub-models of an autoencoder."""
     return model.get_layer("encoder"), model.get_layer("decoder")

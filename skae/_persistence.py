@@ -337,8 +337,9 @@ def load(path):
     _check_versions(path, meta.get("versions", {}))
     estimator = _classes()[meta["class"]](**_params_from_json(meta["params"]))
     if model is not None:
-        from ._models import random_states
+        from ._models import check_precision, input_dtype, random_states
 
+        check_precision(input_dtype(model))
         for name, value in _from_json(meta["fitted"]).items():
             setattr(estimator, name, value)
         values = _from_json(meta.get("random_states", []))

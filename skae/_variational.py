@@ -45,14 +45,9 @@ class VariationalAutoencoderTransformer(AutoencoderTransformer):
         and a latent space less like N(0, I). With ``loss="mse"`` the
         reconstruction term is much smaller than the ELBO's, so good values
         of ``beta`` are well below 1 (try 1e-3 to 1e-2 for data in [0, 1]).
-    hidden_layer_sizes, architecture, image_shape, filters, activation, \
-output_activation, loss, optimizer, learning_rate, alpha, activity_l1, \
-dropout, batch_norm, batch_size, epochs, early_stopping, \
-validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
-callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
-verbose, warm_start
-        As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
-        penalizes the posterior mean.
+    hidden_layer_sizes, architecture, image_shape, filters : \
+see AutoencoderTransformer
+        As in :class:`~skae.AutoencoderTransformer`.
     encoder : keras.Model, callable or None, default=None
         Your own encoder body: a Keras model (or builder, as in
         :class:`~skae.AutoencoderTransformer`) that maps rows (or images)
@@ -60,6 +55,13 @@ verbose, warm_start
         Dense heads that output the code's mean and log-variance.
     decoder : keras.Model, callable or None, default=None
         Your own decoder, as in :class:`~skae.AutoencoderTransformer`.
+    activation, output_activation, loss, optimizer, learning_rate, alpha, \
+activity_l1, dropout, batch_norm, batch_size, epochs, early_stopping, \
+validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
+callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
+verbose, warm_start : see AutoencoderTransformer
+        As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
+        penalizes the posterior mean.
 
     Attributes
     ----------
@@ -74,7 +76,7 @@ verbose, warm_start
     decoder_ : keras.Model
         Maps codes to reconstructions ``(n, n_features_in_)``.
     device_ : str
-        The Keras device the model lives on (``"cpu:0"``, ``"gpu:0"``...).
+        The Keras device the model lives on (``"cpu"``, ``"gpu:0"``...).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -68,9 +68,13 @@ def test_fit_transform_equals_fit_then_transform(X_small):
 
 
 def test_encoder_decoder_are_the_halves_of_the_model(X_small):
+    import keras
+
     ae = fitted(X_small)
     recon = ae.model_(X_small, training=False)
-    assert_allclose(np.asarray(recon), ae.inverse_transform(ae.transform(X_small)))
+    assert_allclose(
+        keras.ops.convert_to_numpy(recon), ae.inverse_transform(ae.transform(X_small))
+    )
     assert ae.encoder_.output_shape == (None, 3)
     assert ae.decoder_.output_shape == (None, 10)
 
@@ -441,6 +445,8 @@ def test_transform_never_calls_model_predict(X_small, monkeypatch):
 
 
 def test_large_transform_goes_in_batches(X_small, monkeypatch):
+    import keras
+
     from skae import _data
 
     monkeypatch.setattr(_data, "INFERENCE_BATCH", 7)
@@ -454,7 +460,7 @@ def test_large_transform_goes_in_batches(X_small, monkeypatch):
 
     monkeypatch.setattr(ae.encoder_.__class__, "__call__", counting)
     Z = _data.map_batches(
-        lambda x: np.asarray(ae.encoder_(x, training=False), np.float32),
+        lambda x: keras.ops.convert_to_numpy(ae.encoder_(x, training=False)),
         X_small, 3, in_dtype="float64", batch_size=7,
     )  # fmt: skip
     assert max(calls) == 7 and sum(calls) == 60
@@ -590,3 +596,19 @@ def test_out_of_range_warning_ignores_small_noise_on_constant_features():
         ae.transform(noisy.astype(np.float32))
     with pytest.warns(OutOfRangeWarning, match="in 1 feature"):
         ae.transform(np.where(np.arange(5) == 2, 5.0, X).astype(np.float32))
+
+
+def test_float64_on_jax_needs_x64_mode(X_small):
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX backend only")
+    import jax
+
+    ae = small(precision="float64")
+    if jax.config.read("jax_enable_x64"):
+        assert ae.fit(X_small).model_.weights[0].value.dtype == np.float64
+    else:
+        with pytest.raises(ValueError, match="jax_enable_x64"):
+            ae.fit(X_small)
+        assert not hasattr(ae, "model_")

@@ -35,7 +35,7 @@ def test_bad_device_names_are_refused(device, X_small):
 @pytest.mark.parametrize("device", ["auto", "cpu"])
 def test_cpu_device_is_recorded(device, X_small):
     ae = small(device=device).fit(X_small)
-    assert ae.device_ == "cpu:0"
+    assert ae.device_ == "cpu"
     assert "CPU" in ae.model_.weights[0].value.device.upper()
 
 
@@ -65,7 +65,7 @@ def test_a_gpu_fitted_model_loads_and_transforms_on_a_cpu_machine(X_small):
     joblib.dump(ae, buffer)
     buffer.seek(0)
     loaded = joblib.load(buffer)
-    assert loaded.device_ == "cpu:0"
+    assert loaded.device_ == "cpu"
     assert_array_equal(loaded.transform(X_small), expected)
 
 

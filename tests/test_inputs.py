@@ -344,12 +344,28 @@ def _codes(est):
     return est.transform(_rows())
 
 
+#: NumPy 2 warns about torch's ``Tensor.__array__`` (no ``copy`` keyword) each
+#: time Keras's PyTorch backend converts a tensor with ``np.array``
+#: (pytorch/pytorch#136264); not skae's to fix, and hidden outside test runs.
+_UPSTREAM = "__array__ implementation doesn't accept a copy keyword"
+
+
+def _ours(w):
+    upstream = issubclass(w.category, DeprecationWarning) and _UPSTREAM in str(
+        w.message
+    )
+    return not upstream
+
+
 def _call(est, method, data):
     """Call ``method``; return its result and the warnings other than convergence."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = getattr(est, method)(data)
-    caught = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+    caught = [
+        w for w in caught
+        if not issubclass(w.category, ConvergenceWarning) and _ours(w)
+    ]  # fmt: skip
     return result, caught
 
 
@@ -535,4 +551,4 @@ def test_fit_works_or_raises_and_leaves_unfitted(fitted, X):
 def test_out_of_range_warning_points_at_the_caller(fitted, method):
     with pytest.warns(OutOfRangeWarning) as record:
         getattr(fitted, method)(_rows() * 1000)
-    assert [w.filename for w in record] == [__file__]
+    assert [w.filename for w in record if _ours(w)] == [__file__]
