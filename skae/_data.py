@@ -4,11 +4,17 @@ Input arrays are converted to the model's dtype one batch at a time, so a
 float64, integer, memory-mapped or sparse ``X`` is never copied whole. Batch
 order is drawn from a seed owned by the estimator, never from a global random
 state.
+
+The pages of a memory-mapped ``X`` that batches read stay mapped into the
+process, and count in its resident memory, until it unmaps them: a pass over
+a 4 GB file would add 4 GB. So :class:`Pages` lets them go every
+``MAPPED_BUDGET`` bytes read (they stay in the page cache).
 """
 
 from __future__ import annotations
 
 import math
+import mmap
 
 import keras
 import numpy as np
@@ -21,6 +27,13 @@ INFERENCE_BATCH = 4096
 
 #: Random streams drawn from one seed: shuffling is stream 0 (``epoch_rng``).
 NOISE_STREAM, VALIDATION_NOISE_STREAM = 2, 3
+
+#: Bytes of a memory map read between two releases of its mapped pages.
+MAPPED_BUDGET = 256 * 2**20
+
+#: Bytes one row read at random may map: a page fault on a file map maps
+#: the whole page-cache folio, up to 2 MiB on Linux 6 (ext4, xfs).
+MAPPED_PER_ROW = 2 * 2**20
 
 
 def as_dtype(x, dtype) -> np.ndarray:
@@ -37,6 +50,61 @@ def as_dtype(x, dtype) -> np.ndarray:
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
     """Return the generator of one random stream at one epoch."""
     return np.random.default_rng([seed, epoch, stream])
+
+
+def _shared_mapping(X):
+    """Return the ``mmap.mmap`` under ``X`` if it maps a file shared, else None.
+
+    ``X`` may be a view of a ``np.memmap`` (scikit-learn's validation returns
+    one). A copy-on-write map (``mode="c"``) is never released: that would
+    drop the changes made to it.
+    """
+    if not hasattr(mmap.mmap, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    base = X
+    while base is not None:
+        if isinstance(base, np.memmap) and base.mode == "c":
+            return None
+        if isinstance(base, mmap.mmap):
+            return base
+        base = getattr(base, "base", None)
+    return None
+
+
+class Pages:
+    """Releases the mapped pages of a memory-mapped ``X`` as rows are read.
+
+    Call :meth:`read` with the rows read; every ``MAPPED_BUDGET`` bytes (a
+    row read at random counts as ``MAPPED_PER_ROW`` bytes) the whole map is
+    released (``madvise(MADV_DONTNEED)``). The pages stay in the kernel's
+    page cache, so rows read again are found there. Does nothing for an
+    ``X`` that is not a shared memory map, or one no larger than the budget.
+
+    Shuffled batches of 256 rows then release the map at every batch, which
+    costs about 0.6 ms per batch (measured on a 1 GB uint8 memmap in the
+    page cache, 2 CPUs); without it, an epoch maps the whole file.
+    """
+
+    def __init__(self, X, *, random_rows):
+        self.mapping = _shared_mapping(X)
+        if self.mapping is not None and len(self.mapping) <= MAPPED_BUDGET:
+            self.mapping = None  # all of it fits in the budget
+        self.row_cost = X.dtype.itemsize * math.prod(X.shape[1:])
+        if random_rows:
+            self.row_cost = max(self.row_cost, MAPPED_PER_ROW)
+        self.since = 0
+
+    def read(self, n_rows):
+        """Count ``n_rows`` rows as read; release the map when over budget."""
+        if self.mapping is None:
+            return
+        self.since += n_rows * self.row_cost
+        if self.since >= MAPPED_BUDGET:
+            self.since = 0
+            try:
+                self.mapping.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):  # closed, or refused: keep going
+                self.mapping = None
 
 
 class Batches(keras.utils.PyDataset):
@@ -105,23 +173,35 @@ class Batches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.sample_weight = sample_weight
         self.seed = seed
-        self.epoch = first_epoch
-        self._order = self._draw_order()
+        self._pages = (
+            Pages(X, random_rows=shuffle) if isinstance(X, np.ndarray) else None
+        )
+        # The epoch and its row order, replaced together: batches may be built
+        # on other threads (a tf.data pipeline) while ``set_epoch`` runs.
+        self._state = (first_epoch, self._draw_order(first_epoch))
 
-    def _draw_order(self):
+    @property
+    def epoch(self):
+        """The epoch whose rows (and noise) are served."""
+        return self._state[0]
+
+    def _draw_order(self, epoch):
         if self.seed is None or not self.shuffle:
             return self.indices
-        return epoch_rng(self.seed, self.epoch).permutation(self.indices)
+        return epoch_rng(self.seed, epoch).permutation(self.indices)
 
     def __len__(self):
         return math.ceil(len(self.indices) / self.batch_size)
 
     def __getitem__(self, i):
-        rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
+        epoch, order = self._state
+        rows = order[i * self.batch_size : (i + 1) * self.batch_size]
         x = as_dtype(self.X[rows], self.dtype)
+        if self._pages is not None:
+            self._pages.read(len(rows))
         x_in = x
         if self.corrupt is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, self.stream, i])
+            rng = np.random.default_rng([self.seed, epoch, self.stream, i])
             x_in = self.corrupt(x, rng=rng)
         y = x if self.targets is None else self.targets(x)
         if self.sample_weight is None:
@@ -137,8 +217,7 @@ class Batches(keras.utils.PyDataset):
         order and its noise.
         """
         if self.shuffle and epoch != self.epoch:
-            self.epoch = epoch
-            self._order = self._draw_order()
+            self._state = (epoch, self._draw_order(epoch))
 
 
 def map_batches(
@@ -146,11 +225,15 @@ def map_batches(
 ) -> np.ndarray:
     """Apply ``fn`` to row batches of ``X`` converted to ``in_dtype``; gather.
 
-    Only one converted batch is alive at a time besides the output.
+    Only one converted batch is alive at a time besides the output (and, for
+    a memory-mapped ``X``, at most ``MAPPED_BUDGET`` bytes of mapped pages).
     """
     n_samples = X.shape[0]
     out = np.empty((n_samples, n_outputs), dtype=out_dtype)
+    pages = Pages(X, random_rows=False) if isinstance(X, np.ndarray) else None
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         out[start:stop] = fn(as_dtype(X[start:stop], in_dtype))
+        if pages is not None:
+            pages.read(stop - start)
     return out

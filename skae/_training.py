@@ -18,6 +18,7 @@ import numpy as np
 from ._data import VALIDATION_NOISE_STREAM, Batches, epoch_rng
 from ._models import input_dtype, random_states
 from ._noise import corrupt
+from ._pipeline import fit_input
 
 #: Optimizer names accepted by the estimators, mapped to Keras classes.
 OPTIMIZERS = {
@@ -306,8 +307,8 @@ def train(
     result = TrainingResult()
     try:
         model.fit(
-            batches,
-            validation_data=val_data,
+            fit_input(batches),
+            validation_data=None if val_data is None else fit_input(val_data),
             epochs=epochs,
             verbose=verbose,
             callbacks=callbacks,

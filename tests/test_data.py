@@ -85,3 +85,64 @@ def test_sparse_batches_are_densified_one_at_a_time():
     assert_array_equal(x, X[8:16].toarray().astype(np.float32))
     out = map_batches(lambda x: x[:, :2], X, 2, in_dtype="float64", batch_size=7)
     assert_array_equal(out, X.toarray()[:, :2].astype(np.float32))
+
+
+class Released:
+    """Stands in for an mmap: counts the releases."""
+
+    def __init__(self):
+        self.calls = []
+
+    def madvise(self, option):
+        self.calls.append(option)
+
+
+def memmap(tmp_path, mode, shape=(64, 32)):
+    path = tmp_path / f"X-{mode}.npy"
+    np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape).flush()
+    return np.load(path, mmap_mode=mode)
+
+
+def test_pages_of_a_large_memmap_are_released_as_rows_are_read(tmp_path, monkeypatch):
+    import mmap
+
+    from skae import _data
+
+    monkeypatch.setattr(_data, "MAPPED_BUDGET", 1024)
+    X = memmap(tmp_path, "r")
+    # scikit-learn's validation hands over a view of the memmap.
+    pages = _data.Pages(np.asarray(X), random_rows=False)
+    assert pages.mapping is not None and pages.row_cost == 32
+    pages.mapping = released = Released()
+    pages.read(31)
+    assert released.calls == []
+    pages.read(1)
+    assert released.calls == [mmap.MADV_DONTNEED]
+    # Rows read at random count the folio a page fault maps.
+    assert _data.Pages(X, random_rows=True).row_cost == _data.MAPPED_PER_ROW
+
+
+def test_pages_leave_arrays_copy_on_write_and_small_maps_alone(tmp_path, monkeypatch):
+    from skae import _data
+
+    assert _data.Pages(np.ones((4, 2)), random_rows=True).mapping is None
+    assert _data.Pages(memmap(tmp_path, "r"), random_rows=True).mapping is None
+    monkeypatch.setattr(_data, "MAPPED_BUDGET", 1024)
+    assert _data.Pages(memmap(tmp_path, "c"), random_rows=True).mapping is None
+    assert _data.Pages(memmap(tmp_path, "r+"), random_rows=True).mapping is not None
+
+
+def test_batches_of_a_released_memmap_are_unchanged(tmp_path, monkeypatch):
+    from skae import _data
+
+    monkeypatch.setattr(_data, "MAPPED_BUDGET", 1024)
+    path = tmp_path / "X.npy"
+    m = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(200, 8))
+    m[:] = np.arange(1600).reshape(200, 8) % 251
+    m.flush()
+    X = np.load(path, mmap_mode="r")
+    b = Batches(np.asarray(X), np.arange(200), 7, dtype="float32", seed=0)
+    ref = Batches(np.array(X), np.arange(200), 7, dtype="float32", seed=0)
+    assert b._pages.mapping is not None
+    for i in range(len(b)):
+        assert_array_equal(b[i][0], ref[i][0])
