@@ -183,6 +183,18 @@ default="float32"
         ``"gpu"`` or ``"gpu:N"``. A GPU that is not there is an error, not a
         silent CPU run. The device used is ``device_``; a model fitted on a
         GPU loads and transforms on a machine without one.
+    distribution : tf.distribute.Strategy, keras.distribution.Distribution \
+or None, default=None
+        Train data-parallel over several devices: a TensorFlow strategy
+        (e.g. ``tf.distribute.MirroredStrategy()`` for the GPUs of one
+        machine) or, on the JAX backend,
+        ``keras.distribution.DataParallel()``. Training runs on a copy of
+        the model made under ``distribution.scope()``; the fitted
+        ``model_`` is a plain model again, which transforms on one device,
+        pickles and loads anywhere. ``batch_size`` is the global batch,
+        split across the devices. Takes precedence over ``device``. Not
+        pickled with the estimator (a loaded one has ``distribution=None``)
+        and not combinable with ``checkpoint_dir``.
     verbose : int, default=0
         0 silent, 1 Keras's progress bar, 2 one line per epoch.
     warm_start : bool, default=False
@@ -281,6 +293,7 @@ default="float32"
             StrOptions({"float32", "float64", "mixed_float16", "mixed_bfloat16"})
         ],
         "device": [str],
+        "distribution": [HasMethods(["scope"]), None],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
@@ -319,6 +332,7 @@ default="float32"
         on_divergence="raise",
         precision="float32",
         device="auto",
+        distribution=None,
         verbose=0,
         warm_start=False,
     ):
@@ -353,6 +367,7 @@ default="float32"
         self.on_divergence = on_divergence
         self.precision = precision
         self.device = device
+        self.distribution = distribution
         self.verbose = verbose
         self.warm_start = warm_start
 

@@ -269,13 +269,62 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Pick the device for a new model and record it in ``device_``."""
         from . import _devices
 
-        self.device_ = _devices.resolve(self.device)
+        if self.distribution is not None:
+            if self.checkpoint_dir is not None:
+                raise ValueError(
+                    "checkpoint_dir and distribution cannot be combined yet: "
+                    "resuming a distributed fit is not supported. Drop one."
+                )
+            self.device_ = _devices.describe(self.distribution)
+        else:
+            self.device_ = _devices.resolve(self.device)
 
     def _on_device(self):
-        """Return a context placing Keras work on ``device_``."""
+        """Return a context placing Keras work on ``device_``.
+
+        With a ``distribution`` the estimator's own model lives on the
+        default device; only training runs under the distribution.
+        """
+        import contextlib
+
         import keras
 
-        return keras.device(getattr(self, "device_", "cpu"))
+        device = getattr(self, "device_", "cpu")
+        if self.distribution is not None or device.startswith("distributed"):
+            return contextlib.nullcontext()
+        return keras.device(device)
+
+    def _distributed_model(self):
+        """Copy ``model_`` (weights, optimizer state) under ``distribution``.
+
+        Training runs on the copy, whose variables the distribution mirrors or
+        shards; :meth:`_take_state` copies the result back, so that
+        ``model_`` stays a plain model that predicts, pickles and loads
+        anywhere.
+        """
+        from . import _models, _training
+
+        state = _models.get_state(self.model_)
+        with self.distribution.scope():
+            model = _models.from_state(state)
+            _training.compile_model(
+                model,
+                optimizer=self.optimizer,
+                learning_rate=self.learning_rate,
+                loss_scale=self.precision == "mixed_float16",
+                **self._compile_args(),
+            )
+            _models.restore_optimizer(model, state["optimizer"])
+        return model
+
+    def _take_state(self, trained):
+        """Copy weights, random and optimizer state of ``trained`` into ``model_``."""
+        from ._training import restore, snapshot
+
+        optimizer = self.model_.optimizer
+        if not optimizer.built:
+            optimizer.build(self.model_.trainable_variables)
+        restore(self.model_, snapshot(trained))
 
     def _warn_out_of_range(self, low, high):
         # A feature that was constant in training (an image border) is judged
@@ -373,8 +422,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         from . import _training
 
+        distributed = self.distribution is not None
+        model = self._distributed_model() if distributed else self.model_
         result = _training.train(
-            self.model_,
+            model,
             X,
             epochs=epochs,
             batch_size=self.batch_size,
@@ -393,6 +444,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             checkpoint=checkpoint,
             targets=self._targets(),
         )
+        if distributed:
+            self._take_state(model)
         if self.n_iter_ + result.epochs_run == 0:
             if result.interrupted:
                 raise KeyboardInterrupt
@@ -584,6 +637,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __getstate__(self):
         """Pickle the Keras model as its config and weights."""
         state = dict(super().__getstate__())
+        if state.get("distribution") is not None:
+            # Strategies hold this process's devices and do not pickle.
+            state["distribution"] = None
         if "model_" in state:
             from . import _models
 
@@ -600,9 +656,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             from . import _devices, _models, _training
 
             # A model fitted on a GPU loads on a machine without one.
-            self.device_ = _devices.resolve(
-                getattr(self, "device_", "auto"), strict=False
-            )
+            saved = getattr(self, "device_", "auto")
+            if saved.startswith("distributed"):
+                saved = self.device
+            self.device_ = _devices.resolve(saved, strict=False)
             with self._on_device():
                 model = _models.from_state(model_state)
                 _training.compile_model(

@@ -111,3 +111,15 @@ def enable_memory_growth() -> None:
                 tf.config.experimental.set_memory_growth(gpu, True)
         except (RuntimeError, ValueError):
             return  # GPUs initialized already: the user's settings stand.
+
+
+def describe(distribution) -> str:
+    """Name the devices of a ``tf.distribute.Strategy`` or Keras distribution."""
+    devices = getattr(getattr(distribution, "extended", None), "worker_devices", None)
+    if devices is None:
+        mesh = getattr(distribution, "device_mesh", None)
+        devices = [] if mesh is None else [str(d) for d in mesh.devices.flatten()]
+    names = ", ".join(
+        str(d).rsplit("/", 1)[-1].lower().removeprefix("device:") for d in devices
+    )
+    return f"distributed: {type(distribution).__name__}({names})"

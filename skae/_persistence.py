@@ -113,6 +113,8 @@ def _params_to_json(estimator):
                     stacklevel=4,
                 )
             value = None
+        elif name == "distribution":
+            value = None  # bound to this process's devices; see the docstring
         elif name == "random_state" and not (
             value is None or isinstance(value, int | np.integer)
         ):
@@ -198,9 +200,12 @@ def save(estimator, path):
     -----
     Parameters are stored as JSON: ``random_state`` must be an int or None,
     custom losses and optimizers must be Keras objects or functions registered
-    with ``keras.saving.register_keras_serializable``, and ``callbacks`` are
-    not saved. The Keras model is stored in Keras's ``.keras`` format with its
-    optimizer state, and the state of its dropout generators.
+    with ``keras.saving.register_keras_serializable``, and ``callbacks`` and
+    ``distribution`` are not saved (the loaded estimator has None). A Keras
+    model given as ``encoder``/``decoder`` is stored as its architecture only
+    (a warning says so); a builder function must be registered. The Keras
+    model is stored in Keras's ``.keras`` format with its optimizer state,
+    and the state of its dropout generators.
     """
     classes = _classes()
     if type(estimator).__name__ not in classes:

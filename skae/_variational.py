@@ -59,7 +59,7 @@ see AutoencoderTransformer
 activity_l1, dropout, batch_norm, batch_size, epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
 callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
-verbose, warm_start : see AutoencoderTransformer
+distribution, verbose, warm_start : see AutoencoderTransformer
         As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
         penalizes the posterior mean.
 
@@ -161,6 +161,7 @@ verbose, warm_start : see AutoencoderTransformer
         on_divergence="raise",
         precision="float32",
         device="auto",
+        distribution=None,
         verbose=0,
         warm_start=False,
     ):
@@ -196,6 +197,7 @@ verbose, warm_start : see AutoencoderTransformer
             on_divergence=on_divergence,
             precision=precision,
             device=device,
+            distribution=distribution,
             verbose=verbose,
             warm_start=warm_start,
         )
