@@ -240,8 +240,9 @@ def test_l1_activity_penalty_makes_codes_sparser(digits):
     X, _ = digits
     params = dict(n_components=16, epochs=30, learning_rate=3e-3)
     plain = _near_zero(small(**params).fit(X).transform(X))
-    sparse = _near_zero(small(**params, activity_l1=3e-2).fit(X).transform(X))
-    # Measured: 1% of the values near zero without the penalty, 27% with it.
+    sparse = _near_zero(small(**params, activity_l1=0.1).fit(X).transform(X))
+    # Measured: 1% of the values near zero without the penalty, 35% with it
+    # (21% on the PyTorch backend, whose initial weights differ).
     assert sparse > max(5 * plain, plain + 0.15), (plain, sparse)
 
 
