@@ -5,21 +5,20 @@ float64, integer, memory-mapped or sparse ``X`` is never copied whole. Batch
 order is drawn from a seed owned by the estimator, never from a global random
 state.
 
-The pages of a memory-mapped ``X`` that batches read stay mapped into the
-process, and count in its resident memory, until it unmaps them: a pass over
-a 4 GB file would add 4 GB. So :class:`Pages` lets them go every
-``MAPPED_BUDGET`` bytes read (they stay in the page cache).
+The pages of a memory-mapped ``X`` that batches read are released as they go
+(``_memmap.Pages``), so that an epoch over a file larger than memory does not
+keep it all mapped.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
 
 import keras
 import numpy as np
 from scipy import sparse
 
+from ._memmap import Pages
 from ._models import OUTPUT_DTYPE
 
 #: Rows per call when a fitted model is applied to data (transform, score).
@@ -27,13 +26,6 @@ INFERENCE_BATCH = 4096
 
 #: Random streams drawn from one seed: shuffling is stream 0 (``epoch_rng``).
 NOISE_STREAM, VALIDATION_NOISE_STREAM = 2, 3
-
-#: Bytes of a memory map read between two releases of its mapped pages.
-MAPPED_BUDGET = 256 * 2**20
-
-#: Bytes one row read at random may map: a page fault on a file map maps
-#: the whole page-cache folio, up to 2 MiB on Linux 6 (ext4, xfs).
-MAPPED_PER_ROW = 2 * 2**20
 
 
 def as_dtype(x, dtype) -> np.ndarray:
@@ -50,61 +42,6 @@ def as_dtype(x, dtype) -> np.ndarray:
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
     """Return the generator of one random stream at one epoch."""
     return np.random.default_rng([seed, epoch, stream])
-
-
-def _shared_mapping(X):
-    """Return the ``mmap.mmap`` under ``X`` if it maps a file shared, else None.
-
-    ``X`` may be a view of a ``np.memmap`` (scikit-learn's validation returns
-    one). A copy-on-write map (``mode="c"``) is never released: that would
-    drop the changes made to it.
-    """
-    if not hasattr(mmap.mmap, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
-        return None
-    base = X
-    while base is not None:
-        if isinstance(base, np.memmap) and base.mode == "c":
-            return None
-        if isinstance(base, mmap.mmap):
-            return base
-        base = getattr(base, "base", None)
-    return None
-
-
-class Pages:
-    """Releases the mapped pages of a memory-mapped ``X`` as rows are read.
-
-    Call :meth:`read` with the rows read; every ``MAPPED_BUDGET`` bytes (a
-    row read at random counts as ``MAPPED_PER_ROW`` bytes) the whole map is
-    released (``madvise(MADV_DONTNEED)``). The pages stay in the kernel's
-    page cache, so rows read again are found there. Does nothing for an
-    ``X`` that is not a shared memory map, or one no larger than the budget.
-
-    Shuffled batches of 256 rows then release the map at every batch, which
-    costs about 0.6 ms per batch (measured on a 1 GB uint8 memmap in the
-    page cache, 2 CPUs); without it, an epoch maps the whole file.
-    """
-
-    def __init__(self, X, *, random_rows):
-        self.mapping = _shared_mapping(X)
-        if self.mapping is not None and len(self.mapping) <= MAPPED_BUDGET:
-            self.mapping = None  # all of it fits in the budget
-        self.row_cost = X.dtype.itemsize * math.prod(X.shape[1:])
-        if random_rows:
-            self.row_cost = max(self.row_cost, MAPPED_PER_ROW)
-        self.since = 0
-
-    def read(self, n_rows):
-        """Count ``n_rows`` rows as read; release the map when over budget."""
-        if self.mapping is None:
-            return
-        self.since += n_rows * self.row_cost
-        if self.since >= MAPPED_BUDGET:
-            self.since = 0
-            try:
-                self.mapping.madvise(mmap.MADV_DONTNEED)
-            except (OSError, ValueError):  # closed, or refused: keep going
-                self.mapping = None
 
 
 class Batches(keras.utils.PyDataset):

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from ._data import VALIDATION_NOISE_STREAM, Batches, epoch_rng
+from ._memmap import column_range, release
 from ._models import input_dtype, random_states
 from ._noise import corrupt
 from ._pipeline import fit_input
@@ -86,8 +87,7 @@ def _corruption(X, noise, noise_level, noise_clip, dtype):
     low = high = None
     if noise == "salt_and_pepper":
         # Per-feature extremes of the training data, computed without a copy.
-        low = np.asarray(X.min(axis=0), dtype=dtype)
-        high = np.asarray(X.max(axis=0), dtype=dtype)
+        low, high = (np.asarray(v, dtype=dtype) for v in column_range(X))
     return partial(
         corrupt, kind=noise, level=noise_level, low=low, high=high, clip=noise_clip
     )
@@ -249,6 +249,8 @@ def train(
     n_samples = X.shape[0]
     dtype = input_dtype(model)
     noisy = _corruption(X, noise, noise_level, noise_clip, dtype)
+    # What validating a memory-mapped X read stays mapped until released.
+    release(X)
     train_idx, val_data = np.arange(n_samples), None
     callbacks = list(callbacks or ())
     stopper = None

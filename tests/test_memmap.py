@@ -1,0 +1,85 @@
+import mmap
+
+import numpy as np
+from numpy.testing import assert_array_equal
+from scipy import sparse
+
+from skae import _memmap
+from skae._data import Batches
+
+
+class Released:
+    """Stands in for an mmap: counts the releases."""
+
+    def __init__(self):
+        self.calls = []
+
+    def madvise(self, option):
+        self.calls.append(option)
+
+
+def memmap(tmp_path, mode, shape=(64, 32)):
+    path = tmp_path / f"X-{mode}.npy"
+    np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape).flush()
+    return np.load(path, mmap_mode=mode)
+
+
+def test_pages_of_a_large_memmap_are_released_as_rows_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    X = memmap(tmp_path, "r")
+    # scikit-learn's validation hands over a view of the memmap.
+    pages = _memmap.Pages(np.asarray(X), random_rows=False)
+    assert pages.mapping is not None and pages.row_cost == 32
+    pages.mapping = released = Released()
+    pages.read(31)
+    assert released.calls == []
+    pages.read(1)
+    assert released.calls == [mmap.MADV_DONTNEED]
+    # Rows read at random count the folio a page fault maps.
+    assert _memmap.Pages(X, random_rows=True).row_cost == _memmap.MAPPED_PER_ROW
+
+
+def test_pages_leave_arrays_copy_on_write_and_small_maps_alone(tmp_path, monkeypatch):
+    assert _memmap.Pages(np.ones((4, 2)), random_rows=True).mapping is None
+    assert _memmap.Pages(memmap(tmp_path, "r"), random_rows=True).mapping is None
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    assert _memmap.Pages(memmap(tmp_path, "c"), random_rows=True).mapping is None
+    assert _memmap.Pages(memmap(tmp_path, "r+"), random_rows=True).mapping is not None
+
+
+def test_batches_of_a_released_memmap_are_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    path = tmp_path / "X.npy"
+    m = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(200, 8))
+    m[:] = np.arange(1600).reshape(200, 8) % 251
+    m.flush()
+    X = np.load(path, mmap_mode="r")
+    b = Batches(np.asarray(X), np.arange(200), 7, dtype="float32", seed=0)
+    ref = Batches(np.array(X), np.arange(200), 7, dtype="float32", seed=0)
+    assert b._pages.mapping is not None
+    for i in range(len(b)):
+        assert_array_equal(b[i][0], ref[i][0])
+
+
+def test_column_range_of_a_memmap_reads_in_released_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    monkeypatch.setattr(_memmap, "RANGE_CHUNK", 7)
+    path = tmp_path / "X.npy"
+    m = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(300, 6))
+    m[:] = np.random.default_rng(0).integers(0, 256, size=m.shape)
+    m.flush()
+    X = np.asarray(np.load(path, mmap_mode="r"))
+    low, high = _memmap.column_range(X)
+    assert low.dtype == np.uint8
+    assert_array_equal(low, np.array(X).min(axis=0))
+    assert_array_equal(high, np.array(X).max(axis=0))
+    _memmap.release(X)  # and reading after a release still works
+    assert_array_equal(_memmap.column_range(X)[1], high)
+
+
+def test_column_range_of_arrays_and_sparse():
+    X = np.array([[1.0, -2.0], [3.0, 0.5]])
+    assert_array_equal(np.stack(_memmap.column_range(X)), [[1, -2], [3, 0.5]])
+    low, high = _memmap.column_range(sparse.csr_matrix(X))
+    assert_array_equal(low, [1, -2])
+    assert_array_equal(high, [3, 0.5])
