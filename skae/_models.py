@@ -289,32 +289,56 @@ def build_autoencoder(
         the decoder maps codes to flat rows.
     """
     arch = architecture
-    dtype, io_dtype = arch.dtype, arch.io_dtype
     in_shape = tuple(image_shape) if image_shape else (n_features,)
-    builder_arg = in_shape if image_shape else n_features
     if arch.kind == "conv" and not image_shape and (encoder is None or decoder is None):
         raise ValueError(
             "architecture='conv' needs image_shape=(height, width, channels) "
             "to see the rows as images."
         )
+    halves = dict(arch=arch, n_features=n_features, n_components=n_components,
+                  in_shape=in_shape, image_shape=image_shape, rng=rng)  # fmt: skip
+    encoder_model = _encoder(
+        encoder, activity_l1=activity_l1, variational=variational, **halves
+    )
+    decoder_model = _decoder(decoder, **halves)
 
-    enc_in = keras.Input((n_features,), dtype=io_dtype, name="encoder_input")
+    inputs = keras.Input((n_features,), dtype=arch.io_dtype, name="input")
+    if not variational:
+        return keras.Model(
+            inputs, decoder_model(encoder_model(inputs)), name="autoencoder"
+        )
+    mean, log_var = encoder_model(inputs)
+    z = _layers.GaussianSample(seed=_seed(rng), dtype=arch.io_dtype, name="sample")(
+        [mean, log_var]
+    )
+    kl = _layers.GaussianKL(dtype=arch.io_dtype, name="kl_divergence")([mean, log_var])
+    return keras.Model(
+        inputs,
+        {"reconstruction": decoder_model(z), "kl": kl},
+        name="variational_autoencoder",
+    )
+
+
+def _encoder(
+    spec, *, arch, n_features, n_components, in_shape, image_shape, rng,
+    activity_l1, variational,
+):  # fmt: skip
+    """Build the encoder: flat rows to codes (``[mean, log_var]`` if variational)."""
+    enc_in = keras.Input((n_features,), dtype=arch.io_dtype, name="encoder_input")
     x = enc_in
     if image_shape:
-        x = keras.layers.Reshape(in_shape, dtype=dtype, name="to_image")(x)
-    if encoder is None:
+        x = keras.layers.Reshape(in_shape, dtype=arch.dtype, name="to_image")(x)
+    if spec is None:
         h = arch.encoder_body(x, rng=rng)
-        code = (
-            None if variational else arch.dense(h, n_components, rng=rng, name="code")
-        )
+        if not variational:
+            h = arch.dense(h, n_components, rng=rng, name="code")
     else:
+        builder_arg = in_shape if image_shape else n_features
         half, given = _user_half(
-            encoder, (builder_arg, n_components), rng=rng, role="encoder"
+            spec, (builder_arg, n_components), rng=rng, role="encoder"
         )
-        h = _apply_half(
-            half, given, x, "encoder", f"the rows as {_shape((None, *in_shape))}"
-        )
-        code = None if variational else h
+        expected = f"the rows as {_shape((None, *in_shape))}"
+        h = _apply_half(half, given, x, "encoder", expected)
     if variational:
         if len(h.shape) != 2:
             raise ValueError(
@@ -324,37 +348,39 @@ def build_autoencoder(
             )
         # The Gaussian's parameters in full precision (exp of a float16
         # log-variance overflows early).
-        mean = arch.dense(h, n_components, rng=rng, name="code_mean", dtype=io_dtype)
+        code = arch.dense(
+            h, n_components, rng=rng, name="code_mean", dtype=arch.io_dtype
+        )
         log_var = arch.dense(
-            h,
-            n_components,
-            rng=rng,
-            name="code_log_var",
-            activation=_layers.bounded_log_var,
-            dtype=io_dtype,
-        )
-        code = mean
-    elif len(code.shape) != 2 or code.shape[-1] != n_components:
-        raise ValueError(
-            f"The encoder outputs codes of shape {_shape(code.shape)}, but "
-            f"n_components={n_components} asks for (n_samples, {n_components}). "
-            "Set n_components to the encoder's output width, or end the "
-            "encoder with a Flatten and a Dense(n_components) layer."
-        )
+            h, n_components, rng=rng, name="code_log_var",
+            activation=_layers.bounded_log_var, dtype=arch.io_dtype,
+        )  # fmt: skip
+    else:
+        code = h
+        if len(code.shape) != 2 or code.shape[-1] != n_components:
+            raise ValueError(
+                f"The encoder outputs codes of shape {_shape(code.shape)}, but "
+                f"n_components={n_components} asks for (n_samples, {n_components}). "
+                "Set n_components to the encoder's output width, or end the "
+                "encoder with a Flatten and a Dense(n_components) layer."
+            )
     if activity_l1 > 0:
         code = keras.layers.ActivityRegularization(
-            l1=activity_l1, dtype=dtype, name="code_l1"
+            l1=activity_l1, dtype=arch.dtype, name="code_l1"
         )(code)
-    outputs = [code, log_var] if variational else code
-    encoder_model = keras.Model(enc_in, outputs, name="encoder")
+    return keras.Model(enc_in, [code, log_var] if variational else code, name="encoder")
 
-    dec_in = keras.Input((n_components,), dtype=io_dtype, name="decoder_input")
-    out_shape = in_shape if arch.kind == "conv" else (n_features,)
-    if decoder is None:
+
+def _decoder(spec, *, arch, n_features, n_components, in_shape, image_shape, rng):
+    """Build the decoder: codes to flat rows of ``n_features``."""
+    dec_in = keras.Input((n_components,), dtype=arch.io_dtype, name="decoder_input")
+    if spec is None:
+        out_shape = in_shape if arch.kind == "conv" else (n_features,)
         out = arch.decoder(dec_in, out_shape, rng=rng)
     else:
+        builder_arg = in_shape if image_shape else n_features
         half, given = _user_half(
-            decoder, (builder_arg, n_components), rng=rng, role="decoder"
+            spec, (builder_arg, n_components), rng=rng, role="decoder"
         )
         out = _apply_half(
             half, given, dec_in, "decoder", f"codes of width {n_components}"
@@ -368,24 +394,10 @@ def build_autoencoder(
             + ". The decoder must output one reconstruction per row, of that shape."
         )
     if len(out.shape) > 2:
-        out = keras.layers.Reshape((n_features,), dtype=io_dtype, name="to_rows")(out)
-    decoder_model = keras.Model(dec_in, out, name="decoder")
-
-    inputs = keras.Input((n_features,), dtype=io_dtype, name="input")
-    if not variational:
-        return keras.Model(
-            inputs, decoder_model(encoder_model(inputs)), name="autoencoder"
+        out = keras.layers.Reshape((n_features,), dtype=arch.io_dtype, name="to_rows")(
+            out
         )
-    mean, log_var = encoder_model(inputs)
-    z = _layers.GaussianSample(seed=_seed(rng), dtype=io_dtype, name="sample")(
-        [mean, log_var]
-    )
-    kl = _layers.GaussianKL(dtype=io_dtype, name="kl_divergence")([mean, log_var])
-    return keras.Model(
-        inputs,
-        {"reconstruction": decoder_model(z), "kl": kl},
-        name="variational_autoencoder",
-    )
+    return keras.Model(dec_in, out, name="decoder")
 
 
 def compute_dtype(spec) -> str:
