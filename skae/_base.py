@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -27,16 +26,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._compat import _check_sample_weight, _fit_context, validate_data
+from ._memmap import column_range as _column_range
 from ._noise import check_level
 from .exceptions import DivergenceError, OutOfRangeWarning
-
-
-def _column_range(X):
-    """Per-column minimum and maximum of a dense or sparse ``X``, without a copy."""
-    low, high = X.min(axis=0), X.max(axis=0)
-    if sparse.issparse(low):
-        low, high = low.toarray(), high.toarray()
-    return np.ravel(low), np.ravel(high)
 
 
 def _refuse_booleans(X, name):
