@@ -240,7 +240,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
         self.model_ = model
         self.posterior_ = model.get_layer("encoder")
         self.encoder_ = keras.Model(
-            self.posterior_.inputs, self.posterior_.outputs[0], name="encoder_mean"
+            self.posterior_.inputs[0], self.posterior_.outputs[0], name="encoder_mean"
         )
         self.decoder_ = model.get_layer("decoder")
         self._n_features_out = self.n_components
