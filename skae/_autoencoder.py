@@ -256,6 +256,9 @@ or None, default=None
     (2, 64)
     """
 
+    #: Build a variational model (the subclass sets it).
+    _variational = False
+
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
@@ -435,4 +438,5 @@ or None, default=None
             decoder=self.decoder,
             image_shape=self._image_shape(),
             activity_l1=self.activity_l1,
+            variational=self._variational,
         )

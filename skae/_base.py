@@ -576,20 +576,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-
-        def row_errors(x):
-            diff = _models.apply(self.model_, x, dtype=np.float64) - x
-            return np.mean(diff**2, axis=1, keepdims=True)
-
         with self._on_device():
-            errors = _data.map_batches(
-                row_errors,
+            losses = _data.map_batches(
+                lambda x: self._row_losses(x)[:, None],
                 X,
                 1,
                 in_dtype=_models.input_dtype(self.model_),
                 out_dtype=np.float64,
             )
-        return -errors[:, 0]
+        return -losses[:, 0]
+
+    def _row_losses(self, x):
+        """Per-row loss of one converted batch ``x``, as float64 (score_samples)."""
+        from . import _models
+
+        diff = _models.apply(self.model_, x, dtype=np.float64) - x
+        return np.mean(diff**2, axis=1)
 
     def score(self, X, y=None, sample_weight=None):
         """Minus the mean squared reconstruction error (higher is better).

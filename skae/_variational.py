@@ -121,6 +121,8 @@ distribution, verbose, warm_start : see AutoencoderTransformer
     (5, 64)
     """
 
+    _variational = True
+
     _parameter_constraints: dict = {
         **AutoencoderTransformer._parameter_constraints,
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -205,21 +207,6 @@ distribution, verbose, warm_start : see AutoencoderTransformer
 
     # -- model -----------------------------------------------------------------
 
-    def _build_model(self, rng):
-        from . import _models
-
-        return _models.build_autoencoder(
-            self.n_features_in_,
-            self.n_components,
-            architecture=self._architecture(),
-            rng=rng,
-            encoder=self.encoder,
-            decoder=self.decoder,
-            image_shape=self._image_shape(),
-            activity_l1=self.activity_l1,
-            variational=True,
-        )
-
     def _kl_weight(self):
         return self.beta / self.n_features_in_
 
@@ -272,29 +259,14 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             ``-(loss(x, decode(mean)) + beta * KL(q(z|x) || N(0, I)) /
             n_features)``, with the training ``loss``; higher is better.
         """
-        from . import _data, _models
+        return super().score_samples(X)
 
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        per_sample = _per_sample_loss(self.loss)
-        weight = self._kl_weight()
-
-        def row_losses(x):
-            out = self.model_.predict_on_batch(x)
-            reconstruction = np.asarray(out["reconstruction"], dtype=np.float64)
-            kl = np.asarray(out["kl"], dtype=np.float64)[:, 0]
-            loss = per_sample(x.astype(np.float64), reconstruction) + weight * kl
-            return loss[:, None]
-
-        with self._on_device():
-            losses = _data.map_batches(
-                row_losses,
-                X,
-                1,
-                in_dtype=_models.input_dtype(self.model_),
-                out_dtype=np.float64,
-            )
-        return -losses[:, 0]
+    def _row_losses(self, x):
+        out = self.model_.predict_on_batch(x)
+        reconstruction = np.asarray(out["reconstruction"], dtype=np.float64)
+        kl = np.asarray(out["kl"], dtype=np.float64)[:, 0]
+        recon_loss = _per_sample_loss(self.loss)(x.astype(np.float64), reconstruction)
+        return recon_loss + self._kl_weight() * kl
 
     def sample(self, n_samples=1, random_state=None):
         """Generate new data: decode codes drawn from the prior N(0, I).

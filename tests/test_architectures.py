@@ -160,20 +160,11 @@ def test_subclassed_model_and_layer_survive_joblib_in_a_fresh_process(digits, tm
     assert "same" in out.stdout
 
 
-def test_unregistered_layer_fails_to_load_with_a_hint(digits):
+def test_unregistered_layer_fails_to_load_with_a_hint(digits, pickled):
     X, _ = digits
     ae = small(encoder=unregistered_encoder).fit(X)
     with pytest.raises(TypeError, match="register_keras_serializable"):
-        joblib.load(_dumped(ae))
-
-
-def _dumped(est):
-    import io
-
-    buffer = io.BytesIO()
-    joblib.dump(est, buffer)
-    buffer.seek(0)
-    return buffer
+        pickled(ae)
 
 
 # -- images -----------------------------------------------------------------------
@@ -246,7 +237,7 @@ def test_l1_activity_penalty_makes_codes_sparser(digits):
     assert sparse > max(5 * plain, plain + 0.15), (plain, sparse)
 
 
-def test_batch_norm_layers_are_built_and_pickled(digits):
+def test_batch_norm_layers_are_built_and_pickled(digits, pickled):
     X, _ = digits
     ae = small(batch_norm=True, hidden_layer_sizes=(16, 8)).fit(X)
     bns = [layer for layer in ae.model_.get_layer("encoder").layers
@@ -254,7 +245,7 @@ def test_batch_norm_layers_are_built_and_pickled(digits):
     assert len(bns) == 2
     # The moving statistics moved and survive pickling.
     assert not np.allclose(bns[0].moving_mean.numpy(), 0)
-    assert_array_equal(joblib.load(_dumped(ae)).transform(X), ae.transform(X))
+    assert_array_equal(pickled(ae).transform(X), ae.transform(X))
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,5 @@
 """Device selection and per-model mixed precision (CPU-side checks)."""
 
-import io
-
-import joblib
 import keras
 import numpy as np
 import pytest
@@ -57,14 +54,11 @@ def test_resolution_with_gpus_present(monkeypatch):
     assert _devices.resolve("gpu:2", strict=False) == "gpu:0"
 
 
-def test_a_gpu_fitted_model_loads_and_transforms_on_a_cpu_machine(X_small):
+def test_a_gpu_fitted_model_loads_and_transforms_on_a_cpu_machine(X_small, pickled):
     ae = small().fit(X_small)
     expected = ae.transform(X_small)
     ae.device_ = "gpu:0"  # as pickled on a GPU machine
-    buffer = io.BytesIO()
-    joblib.dump(ae, buffer)
-    buffer.seek(0)
-    loaded = joblib.load(buffer)
+    loaded = pickled(ae)
     assert loaded.device_ == "cpu"
     assert_array_equal(loaded.transform(X_small), expected)
 
@@ -77,7 +71,7 @@ def test_memory_growth_leaves_cpu_only_and_configured_processes_alone(monkeypatc
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision_is_per_model_with_float32_io(precision, X_small):
+def test_mixed_precision_is_per_model_with_float32_io(precision, X_small, pickled):
     policy = keras.config.dtype_policy().name
     ae = small(precision=precision).fit(X_small)
     assert keras.config.dtype_policy().name == policy  # the global one untouched
@@ -92,7 +86,7 @@ def test_mixed_precision_is_per_model_with_float32_io(precision, X_small):
     assert_allclose(ae.score(X_small), reference.score(X_small), rtol=0.1)
     if precision == "mixed_float16":
         assert isinstance(ae.model_.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert_array_equal(joblib.load(_dumped(ae)).transform(X_small), Z)
+    assert_array_equal(pickled(ae).transform(X_small), Z)
 
 
 def test_mixed_float16_refuses_values_beyond_float16(X_small):
@@ -107,10 +101,3 @@ def test_variational_mixed_precision(X_small):
     ).fit(X_small)  # fmt: skip
     assert np.all(np.isfinite(vae.kl_loss_curve_))
     assert vae.sample(2, random_state=0).dtype == np.float32
-
-
-def _dumped(est):
-    buffer = io.BytesIO()
-    joblib.dump(est, buffer)
-    buffer.seek(0)
-    return buffer

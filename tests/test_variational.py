@@ -1,8 +1,5 @@
 """VariationalAutoencoderTransformer: codes, loss parts, scores and samples."""
 
-import io
-
-import joblib
 import keras
 import numpy as np
 import pytest
@@ -97,24 +94,19 @@ def test_sample_needs_a_fitted_model():
         small().sample(2)
 
 
-def test_training_is_reproducible_and_pickles_with_its_sampler_state(vae, digits):
+def test_training_is_reproducible_and_pickles_with_its_sampler_state(
+    vae, digits, pickled
+):
     X, _ = digits
     again = small(epochs=5).fit(X)
     assert_array_equal(again.transform(X), vae.transform(X))
-    copy = joblib.load(_dumped(vae))
+    copy = pickled(vae)
     assert_array_equal(copy.transform(X), vae.transform(X))
     assert_array_equal(copy.sample(3, random_state=0), vae.sample(3, random_state=0))
     # Training on after a round trip draws the same codes as the original.
     copy.set_params(warm_start=True, epochs=1).fit(X)
-    clone_of = joblib.load(_dumped(vae)).set_params(warm_start=True, epochs=1).fit(X)
+    clone_of = pickled(vae).set_params(warm_start=True, epochs=1).fit(X)
     assert_array_equal(copy.transform(X), clone_of.transform(X))
-
-
-def _dumped(est):
-    buffer = io.BytesIO()
-    joblib.dump(est, buffer)
-    buffer.seek(0)
-    return buffer
 
 
 def test_custom_encoder_body_and_conv_architecture(digits):
