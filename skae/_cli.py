@@ -8,15 +8,29 @@ figures to an output folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import math
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 REDUCERS = ("pca", "autoencoder", "kernel_pca")
 DATASETS = ("digits", "mnist", "fashion_mnist")
+NOISES = ("none", "gaussian", "masking", "salt_and_pepper")
+#: ``--noise-level`` when ``--noise`` is given without it.
+DEFAULT_NOISE_LEVEL = 0.3
+#: What ``compare`` may write to ``--out``.
+OUTPUTS = (
+    "results.csv",
+    "results.md",
+    "error_vs_components.png",
+    "reconstructions.png",
+)
+_MAX_SEED = 2**32 - 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,17 +40,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class _CommandError(Exception):
+    """A failure reported as one ``skae compare: error: ...`` line, status 2."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during the comparison; the message says what was kept."""
+
+
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def _non_negative_float(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 0 to {_MAX_SEED}, got {text!r}"
+        )
     return value
 
 
@@ -51,6 +91,11 @@ def build_parser():
         help="compare PCA and the autoencoder on a data set",
         description="Fit each reducer at each n_components on the training split, "
         "measure reconstruction (and denoising) on the test split.",
+        epilog="results.csv and results.md are rewritten after each fit, so a run "
+        "that fails or is interrupted keeps the fits it finished. Bad options, data "
+        "files and --out folders are reported before any training starts. Every "
+        "error is one line on stderr with exit status 2 (130 after Ctrl-C); "
+        "--traceback shows where a failure inside a fit or a figure happened.",
     )
     cmp.add_argument(
         "--dataset",
@@ -60,63 +105,183 @@ def build_parser():
     )
     cmp.add_argument(
         "--n-components", type=_positive_int, nargs="+", default=[2, 4, 8, 16, 32],
-        metavar="K", help="code widths to compare (default: 2 4 8 16 32)",
+        metavar="K",
+        help="code widths to compare (default: 2 4 8 16 32); PCA takes at most "
+        "min(training rows, features)",
     )  # fmt: skip
     cmp.add_argument(
         "--reducers", nargs="+", choices=REDUCERS, default=["pca", "autoencoder"],
         help="which reducers to compare (default: pca autoencoder)",
     )  # fmt: skip
     cmp.add_argument(
-        "--noise", choices=("none", "gaussian", "masking", "salt_and_pepper"),
-        default="none",
+        "--noise", choices=NOISES, default="none",
         help="also measure denoising of test data corrupted with this noise; the "
         "autoencoder is then trained as a denoising autoencoder",
     )  # fmt: skip
-    cmp.add_argument("--noise-level", type=_non_negative_float, default=0.3)
-    cmp.add_argument("--epochs", type=_positive_int, default=50)
+    cmp.add_argument(
+        "--noise-level", type=_non_negative_float, default=None, metavar="LEVEL",
+        help="strength of --noise: the standard deviation for gaussian, the share "
+        f"of values hit (at most 1) for the others (default: {DEFAULT_NOISE_LEVEL}); "
+        "needs --noise",
+    )  # fmt: skip
+    cmp.add_argument(
+        "--epochs", type=_positive_int, default=50,
+        help="training epochs of the autoencoder (default: 50)",
+    )  # fmt: skip
     cmp.add_argument(
         "--hidden", type=_positive_int, nargs="*", default=[128, 64], metavar="UNITS",
         help="hidden layer sizes of the autoencoder's encoder (default: 128 64)",
     )  # fmt: skip
-    cmp.add_argument("--batch-size", type=_positive_int, default=128)
+    cmp.add_argument(
+        "--batch-size", type=_positive_int, default=128,
+        help="the autoencoder's batch size (default: 128)",
+    )  # fmt: skip
     cmp.add_argument(
         "--max-train", type=_positive_int, default=None, metavar="N",
         help="use at most N training samples",
     )  # fmt: skip
-    cmp.add_argument("--random-state", type=int, default=0)
+    cmp.add_argument(
+        "--random-state", type=_seed, default=0, metavar="SEED",
+        help=f"seed of the split, the noise and the autoencoder, 0 to {_MAX_SEED} "
+        "(default: 0)",
+    )  # fmt: skip
     cmp.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     cmp.add_argument(
         "--verbose", action="store_true", help="show the autoencoder's epochs"
     )
+    cmp.add_argument(
+        "--traceback", action="store_true",
+        help="on a failure inside a fit or a figure, show Python's traceback "
+        "instead of one line",
+    )  # fmt: skip
     return parser
+
+
+def _check_noise(args):
+    """Return (noise or None, noise level); raise on an unusable combination."""
+    if args.noise == "none":
+        if args.noise_level is not None:
+            raise _CommandError(
+                "argument --noise-level: needs --noise (gaussian, masking or "
+                "salt_and_pepper); without it nothing is corrupted"
+            )
+        return None, DEFAULT_NOISE_LEVEL
+    level = DEFAULT_NOISE_LEVEL if args.noise_level is None else args.noise_level
+    if args.noise != "gaussian" and level > 1:
+        raise _CommandError(
+            f"argument --noise-level: for {args.noise} it is the share of values "
+            f"hit, at most 1; got {level}"
+        )
+    return args.noise, level
 
 
 def _load(dataset, random_state):
     """Return (X_train, X_test, y_test, image_shape or None)."""
     from . import datasets
 
-    if dataset == "digits":
-        from sklearn.model_selection import train_test_split
-
-        X, y = datasets.load_digits()
-        X_train, X_test, _, y_test = train_test_split(
-            X, y, test_size=0.2, random_state=random_state, stratify=y
+    path = Path(dataset)
+    if dataset not in DATASETS and not path.suffix and not path.exists():
+        raise _CommandError(  # a misspelt name rather than a missing file
+            f"argument --dataset: {dataset!r} is not digits, mnist, "
+            "fashion_mnist or a .npz file"
         )
-    elif dataset in ("mnist", "fashion_mnist"):
-        (X_train, _), (X_test, y_test) = getattr(datasets, f"load_{dataset}")()
-    else:
-        (X_train, _), (X_test, y_test) = datasets.load_npz(dataset)
+    try:
+        if dataset == "digits":
+            from sklearn.model_selection import train_test_split
+
+            X, y = datasets.load_digits()
+            X_train, X_test, _, y_test = train_test_split(
+                X, y, test_size=0.2, random_state=random_state, stratify=y
+            )
+        elif dataset in ("mnist", "fashion_mnist"):
+            (X_train, _), (X_test, y_test) = getattr(datasets, f"load_{dataset}")()
+        else:
+            (X_train, _), (X_test, y_test) = datasets.load_npz(dataset)
+    except (OSError, ValueError) as exc:  # DatasetUnavailableError is an OSError
+        raise _CommandError(
+            f"argument --dataset: {_one_line(exc, name=False)}"
+        ) from exc
     side = math.isqrt(X_train.shape[1])
     shape = (side, side) if side * side == X_train.shape[1] else None
     return X_train, X_test, y_test, shape
 
 
-def _reducers(args):
+def _check_n_components(args, X_train):
+    """Raise unless PCA (when compared) can give every ``--n-components``."""
+    if "pca" not in args.reducers:
+        return
+    n_rows, n_features = X_train.shape
+    limit = min(n_rows, n_features)
+    if max(args.n_components) > limit:
+        raise _CommandError(
+            f"argument --n-components: {max(args.n_components)} is more than PCA "
+            f"can give here: at most {limit} = min({n_rows} training rows, "
+            f"{n_features} features); use smaller widths or leave pca out of "
+            "--reducers"
+        )
+
+
+def _prepare_out(out):
+    """Create ``out`` and make sure the results can be written there."""
+    if out.exists() and not out.is_dir():
+        raise _CommandError(f"argument --out: {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise _CommandError(
+            f"argument --out: {out}: cannot write there ({exc.strerror or exc})"
+        ) from exc
+    for name in OUTPUTS:
+        if (out / name).is_dir():
+            raise _CommandError(f"argument --out: {out}: {name} is a folder")
+
+
+def _one_line(exc, name=True):
+    """Return the text of ``exc`` on one line, prefixed with its class's name."""
+    text = " ".join(str(exc).split())
+    if len(text) > 500:
+        text = text[:500] + " ..."
+    if not name:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _kept(out, done):
+    """Say where the finished rows are."""
+    if not done:
+        return "no fit had finished"
+    fits = "fit is" if len(done) == 1 else "fits are"
+    return f"the {len(done)} finished {fits} in {out / 'results.csv'}"
+
+
+def _write(path, text):
+    """Replace the file ``path`` with ``text`` at once, never half written."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text(text, newline="")
+        part.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
+        raise _CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_tables(out, rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _write(out / "results.csv", text.getvalue())
+    _write(out / "results.md", _markdown(rows))
+
+
+def _reducers(args, noise, noise_level):
     from sklearn.decomposition import PCA, KernelPCA
 
     from . import AutoencoderTransformer
 
-    noise = None if args.noise == "none" else args.noise
     make = {
         "pca": lambda: PCA(random_state=args.random_state),
         "kernel_pca": lambda: KernelPCA(
@@ -127,7 +292,7 @@ def _reducers(args):
             epochs=args.epochs,
             batch_size=args.batch_size,
             noise=noise,
-            noise_level=args.noise_level,
+            noise_level=noise_level,
             random_state=args.random_state,
             verbose=2 if args.verbose else 0,
         ),
@@ -182,89 +347,171 @@ def _write_figures(args, rows, fitted, X_test, X_noisy, shape, log):
     return written
 
 
-def compare(args, log):
-    """Run ``skae compare`` with parsed ``args``; return the exit status."""
-    import numpy as np
+@contextlib.contextmanager
+def _logged_warnings(log):
+    """Log warnings as they come; yield the list of ConvergenceWarnings, untold."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from . import add_noise, compare_reducers
-    from .datasets import DatasetUnavailableError
+    unconverged = []
 
-    try:
-        X_train, X_test, _, shape = _load(args.dataset, args.random_state)
-    except (DatasetUnavailableError, FileNotFoundError, ValueError) as exc:
-        log(f"skae: error: {exc}")
-        return 2
-    if args.max_train is not None and args.max_train < len(X_train):
-        rng = np.random.default_rng(args.random_state)
-        X_train = X_train[np.sort(rng.choice(len(X_train), args.max_train, False))]
-    noise = None if args.noise == "none" else args.noise
-    reducers = _reducers(args)
+    def show(message, category, *args, **kwargs):
+        if issubclass(category, ConvergenceWarning):
+            unconverged.append(message)
+        else:
+            log(f"warning: {message}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.showwarning = show
+        yield unconverged
+
+
+def _run(args, reducers, X_train, X_test, noise, noise_level, clip, log):
+    """Fit and measure every reducer, keeping the tables on disk up to date."""
+    from . import compare_reducers
+
     total = len(reducers) * len(args.n_components)
-    log(
-        f"{args.dataset}: {len(X_train)} training and {len(X_test)} test samples, "
-        f"{X_train.shape[1]} features; {total} fits"
-        + (f"; test noise {noise} at {args.noise_level}" if noise else "")
-    )
+    order = [(name, k) for name in reducers for k in args.n_components]
     start, done = time.perf_counter(), []
 
     def progress(row):
         done.append(row)
+        _write_tables(args.out, done)
         log(
             f"[{len(done)}/{total}] {row['reducer']} n_components="
             f"{row['n_components']}: mse {row['mse']:.4g}, fit {row['fit_s']:.1f} s "
             f"({time.perf_counter() - start:.0f} s elapsed)"
         )
 
+    try:
+        _, fitted = compare_reducers(
+            reducers, X_train, X_test, n_components=args.n_components, noise=noise,
+            noise_level=noise_level, clip=clip, random_state=args.random_state,
+            progress=progress, return_estimators=True,
+        )  # fmt: skip
+    except _CommandError:
+        raise
+    except KeyboardInterrupt:
+        raise _Interrupted(_kept(args.out, done)) from None
+    except Exception as exc:
+        if args.traceback:
+            raise
+        name, k = order[min(len(done), total - 1)]
+        raise _CommandError(
+            f"{name} n_components={k} failed: {_one_line(exc)} "
+            f"({_kept(args.out, done)}; --traceback shows where it failed)"
+        ) from exc
+    return done, fitted
+
+
+def compare(args, log):
+    """Run ``skae compare`` with parsed ``args``; return the exit status.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of ``skae compare``, as :func:`build_parser` parses them.
+    log : callable
+        Called with each line of progress, meant for stderr.
+
+    Returns
+    -------
+    status : int
+        0 once the tables and figures are written.
+
+    Raises
+    ------
+    _CommandError
+        For unusable options, data or ``--out`` (before any training starts),
+        and for a failure inside a fit or a figure.
+    _Interrupted
+        For Ctrl-C during the comparison.
+    """
+    import numpy as np
+
+    from . import add_noise
+
+    noise, noise_level = _check_noise(args)
+    X_train, X_test, _, shape = _load(args.dataset, args.random_state)
+    if args.max_train is not None and args.max_train < len(X_train):
+        rng = np.random.default_rng(args.random_state)
+        X_train = X_train[np.sort(rng.choice(len(X_train), args.max_train, False))]
+    _check_n_components(args, X_train)
+    _prepare_out(args.out)
+    reducers = _reducers(args, noise, noise_level)
+    total = len(reducers) * len(args.n_components)
+    log(
+        f"{args.dataset}: {len(X_train)} training and {len(X_test)} test samples, "
+        f"{X_train.shape[1]} features; {total} fits"
+        + (f"; test noise {noise} at {noise_level}" if noise else "")
+    )
     if "autoencoder" in args.reducers:
         log("loading TensorFlow (not counted in fit times)...")
         from . import _training  # noqa: F401
 
     clip = (0.0, 1.0) if noise == "gaussian" else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        _, fitted = compare_reducers(
-            reducers, X_train, X_test, n_components=args.n_components, noise=noise,
-            noise_level=args.noise_level, clip=clip, random_state=args.random_state,
-            progress=progress, return_estimators=True,
-        )  # fmt: skip
-    for w in caught:
-        if not issubclass(w.category, ConvergenceWarning):
-            log(f"warning: {w.message}")
-    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-    if unconverged:
-        log(
-            f"note: {unconverged} fit(s) were still improving at their last epoch; "
-            "more --epochs may reconstruct better"
+    with _logged_warnings(log) as unconverged:
+        rows, fitted = _run(
+            args, reducers, X_train, X_test, noise, noise_level, clip, log
         )
-    rows = done
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    table = _markdown(rows)
-    (args.out / "results.md").write_text(table)
-    print(table, end="")
-    X_noisy = None
-    if noise is not None:
-        X_noisy = add_noise(
-            X_test, noise, args.noise_level, args.random_state, clip=clip
-        )
-    figures = _write_figures(args, rows, fitted, X_test, X_noisy, shape, log)
+        if unconverged:
+            log(
+                f"note: {len(unconverged)} fit(s) were still improving at their last "
+                "epoch; more --epochs may reconstruct better"
+            )
+        print(_markdown(rows), end="")
+        try:
+            X_noisy = None
+            if noise is not None:
+                X_noisy = add_noise(
+                    X_test, noise, noise_level, args.random_state, clip=clip
+                )
+            figures = _write_figures(args, rows, fitted, X_test, X_noisy, shape, log)
+        except Exception as exc:
+            if args.traceback:
+                raise
+            raise _CommandError(
+                f"drawing the figures failed: {_one_line(exc)} (results.csv and "
+                f"results.md are in {args.out}; --traceback shows where it failed)"
+            ) from exc
     outputs = ["results.csv", "results.md"] + [p.name for p in figures]
     log(f"wrote {', '.join(outputs)} to {args.out}/")
     return 0
 
 
 def main(argv=None):
-    """Entry point of the ``skae`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``skae`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments, without the program's name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on an error (reported as one line on stderr), 130
+        after Ctrl-C.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"{parser.prog} {args.command}"
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    if args.noise != "none" and args.noise != "gaussian" and args.noise_level > 1:
-        log(f"skae: error: --noise-level for {args.noise} is a share, at most 1")
-        return 2
-    return compare(args, log)
+    try:
+        return compare(args, log)
+    except _CommandError as exc:
+        log(f"{prog}: error: {exc}")
+    except _Interrupted as exc:
+        log(f"{prog}: interrupted ({exc})")
+        return 130
+    except KeyboardInterrupt:
+        log(f"{prog}: interrupted")
+        return 130
+    except Exception as exc:
+        if args.traceback:
+            raise
+        log(f"{prog}: error: {_one_line(exc)} (--traceback shows where it failed)")
+    return 2

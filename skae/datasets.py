@@ -9,6 +9,8 @@ read a local ``.npz`` in Keras's layout, or download through
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +59,26 @@ def load_digits():
     return (data.data / 16).astype(np.float32), data.target
 
 
-def _scale(images):
+def _scale(images, name="x"):
     x = np.asarray(images)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name} must have one row per sample, shape (n_samples, height, width) "
+            f"or (n_samples, n_features); got shape {x.shape}."
+        )
+    if x.dtype.kind not in "biuf":  # bool, signed or unsigned integer, float
+        raise ValueError(f"{name} holds {x.dtype} values, not numbers.")
+    if len(x) == 0:
+        raise ValueError(f"{name} has no rows.")
     x = x.reshape(len(x), -1)
     if x.dtype == np.uint8:
         return x.astype(np.float32) / np.float32(255)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
     x = x.astype(np.float32)
     if x.size and (x.min() < 0 or x.max() > 1):
         raise ValueError(
-            "Expected uint8 images (0-255) or floats already in [0, 1]; got "
+            f"{name}: expected uint8 images (0-255) or floats already in [0, 1]; got "
             f"values in [{x.min()}, {x.max()}]."
         )
     return x
@@ -85,25 +98,69 @@ def load_npz(path):
     -------
     (X_train, y_train), (X_test, y_test) : tuple of tuples of ndarray
         ``X_*`` of shape (n_samples, height * width), float32 in [0, 1].
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no file at ``path``.
+    ValueError
+        When the file is not a readable ``.npz`` or lacks one of the four
+        arrays, or when a split's images are not numbers, contain NaN or
+        infinity, lie outside [0, 1] (0-255 for uint8), have no rows, or do
+        not match the split's number of labels or the other split's number of
+        pixels. The message names the file and the array.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No data file at {str(path)!r}.")
-    with np.load(path, allow_pickle=False) as data:
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{str(path)!r} is not a .npz file: expected a zip archive of arrays, "
+            "as numpy.savez writes."
+        )
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError) as exc:  # ValueError: no zip magic
+        raise ValueError(f"{str(path)!r} is not a readable .npz file: {exc}") from exc
+    with data:
         missing = [key for key in _KEYS if key not in data.files]
         if missing:
             raise ValueError(
                 f"{str(path)!r} is not in Keras's layout: it lacks "
                 f"{', '.join(missing)} (has {', '.join(data.files) or 'nothing'})."
             )
-        x_train, y_train, x_test, y_test = (data[key] for key in _KEYS)
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        if len(x) != len(y):
+        x_train, y_train, x_test, y_test = (_read(data, key, path) for key in _KEYS)
+    return _splits(x_train, y_train, x_test, y_test, f"{str(path)!r}: ")
+
+
+def _read(data, key, path):
+    """Return the array ``key`` of an open ``.npz``, or raise a ValueError."""
+    try:
+        return data[key]
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        # ValueError: an object array, which would need unpickling; the others:
+        # a damaged archive
+        raise ValueError(f"{str(path)!r}: cannot read {key}: {exc}") from exc
+
+
+def _splits(x_train, y_train, x_test, y_test, where=""):
+    """Scale both splits; raise a ValueError naming what is unusable."""
+    try:
+        X_train, X_test = _scale(x_train, "x_train"), _scale(x_test, "x_test")
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from exc
+    for X, y, split in ((X_train, y_train, "train"), (X_test, y_test, "test")):
+        if np.ndim(y) == 0 or len(y) != len(X):
+            rows = len(y) if np.ndim(y) else "no"
             raise ValueError(
-                f"{str(path)!r}: x_{split} has {len(x)} rows but y_{split} "
-                f"has {len(y)}."
+                f"{where}x_{split} has {len(X)} rows but y_{split} has {rows}."
             )
-    return (_scale(x_train), y_train), (_scale(x_test), y_test)
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            f"{where}x_train has {X_train.shape[1]} values per sample but x_test has "
+            f"{X_test.shape[1]}."
+        )
+    return (X_train, y_train), (X_test, y_test)
 
 
 def _load(name, path):
@@ -123,7 +180,7 @@ def _load(name, path):
             "(a .npz with x_train, y_train, x_test, y_test, Keras's layout)."
         ) from exc
     (x_train, y_train), (x_test, y_test) = splits
-    return (_scale(x_train), y_train), (_scale(x_test), y_test)
+    return _splits(x_train, y_train, x_test, y_test)
 
 
 def load_mnist(path=None):

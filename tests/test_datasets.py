@@ -86,3 +86,71 @@ def test_real_mnist_file():
     assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
     assert X_train.dtype == np.float32 and X_train.max() == 1
     assert set(np.unique(y_test)) == set(range(10))
+
+
+def _write(path, kind):
+    z, y = np.zeros((4, 3, 3)), np.zeros(4)
+    if kind == "text":
+        path.write_text("hello")
+        return
+    if kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, z)
+        return
+    arrays = {"x_train": z, "y_train": y, "x_test": z, "y_test": y}
+    if kind == "strings":
+        arrays["x_test"] = np.array([["a"]] * 4)
+    elif kind == "objects":
+        arrays["x_train"] = np.array([None] * 4)
+    elif kind == "empty":
+        arrays["x_train"], arrays["y_train"] = np.zeros((0, 3, 3)), np.zeros(0)
+    elif kind == "nan":
+        arrays["x_train"] = z + np.nan
+    elif kind == "inf":
+        arrays["x_test"] = np.full((4, 3, 3), np.inf, dtype=np.float32)
+    elif kind == "scalar":
+        arrays["x_train"] = np.float64(1)
+    elif kind == "features":
+        arrays["x_test"] = np.zeros((4, 4, 4))
+    elif kind == "complex":
+        arrays["x_train"] = z + 0j
+    np.savez(path, **arrays)  # pickles the object array: load_npz must not load it
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("text", r"is not a \.npz file: expected a zip archive of arrays"),
+        ("npy", r"is not a \.npz file"),
+        ("strings", "x_test holds <U1 values, not numbers"),
+        ("objects", "cannot read x_train: Object arrays cannot be loaded"),
+        ("empty", "x_train has no rows"),
+        ("nan", "x_train contains NaN or infinity"),
+        ("inf", "x_test contains NaN or infinity"),
+        ("scalar", r"x_train must have one row per sample, shape \(n_samples, "),
+        ("features", "x_train has 9 values per sample but x_test has 16"),
+        ("complex", "x_train holds complex128 values, not numbers"),
+    ],
+)
+def test_unusable_files_say_what_is_wrong(tmp_path, kind, message):
+    path = tmp_path / "data.npz"
+    _write(path, kind)
+    with pytest.raises(ValueError, match=message):
+        datasets.load_npz(path)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (slice(0, 8), r"is not a readable \.npz file"),  # no zip magic at the start
+        (slice(60, 68), r"cannot read x_train: Bad CRC-32"),
+        (slice(-22, None), r"is not a \.npz file"),  # no zip directory at the end
+    ],
+)
+def test_damaged_file(tmp_path, tiny_npz, damage, message):
+    raw = bytearray(tiny_npz.read_bytes())
+    raw[damage] = b"\xff" * len(raw[damage])
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(raw)
+    with pytest.raises(ValueError, match=message):
+        datasets.load_npz(path)
