@@ -1,10 +1,13 @@
 """skae.save / skae.load: a file format that runs no code when loaded."""
 
+import errno
 import json
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 
 import keras
@@ -15,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skae
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VariationalAutoencoderTransformer
 from skae.exceptions import InconsistentVersionWarning
 
 
@@ -32,10 +35,18 @@ def fitted(X):
     ).fit(X)  # fmt: skip
 
 
-@pytest.fixture
-def saved(fitted, tmp_path):
-    path = tmp_path / "ae.skae"
+@pytest.fixture(scope="module")
+def pristine(fitted, tmp_path_factory):
+    """The bytes of ``fitted`` saved once, copied by each test that needs a file."""
+    path = tmp_path_factory.mktemp("pristine") / "ae.skae"
     skae.save(fitted, path)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def saved(pristine, tmp_path):
+    path = tmp_path / "ae.skae"
+    path.write_bytes(pristine)
     return path
 
 
@@ -149,6 +160,7 @@ def test_other_versions_warn(saved):
         ("garbage", "truncated or corrupted"),
         ("foreign zip", "not a skae file: it has no skae.json"),
         ("bad json", "corrupted skae.json"),
+        ("deep json", "corrupted skae.json"),
         ("no model", "incomplete"),
         ("future format", "format version 99"),
         ("unknown class", "unknown class 'Evil'"),
@@ -163,10 +175,10 @@ def test_damaged_files(saved, damage, match):
         saved.write_bytes(b"\x00not a zip" * 100)
     elif damage == "foreign zip":
         rewrite(saved, drop=("skae.json",))
-    elif damage == "bad json":
+    elif damage in ("bad json", "deep json"):
         with zipfile.ZipFile(saved) as archive:
             members = {n: archive.read(n) for n in archive.namelist()}
-        members["skae.json"] = b"{broken"
+        members["skae.json"] = b"{broken" if damage == "bad json" else b"[" * 10**5
         with zipfile.ZipFile(saved, "w") as archive:
             for name, blob in members.items():
                 archive.writestr(name, blob)
@@ -195,3 +207,324 @@ def test_code_in_a_model_is_refused(saved, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="No skae file"):
         skae.load(tmp_path / "nothing.skae")
+
+
+# -- bad paths and failed saves -----------------------------------------------------
+
+
+def partials(folder):
+    return sorted(p.name for p in folder.rglob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    "where, error",
+    [
+        ("folder", IsADirectoryError),
+        ("missing folder", FileNotFoundError),
+        ("file as folder", NotADirectoryError),
+    ],
+)
+def test_save_to_a_bad_path(fitted, tmp_path, monkeypatch, where, error):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    given = {
+        "folder": "./models",
+        "missing folder": "./missing/ae.skae",
+        "file as folder": "./notes.txt/ae.skae",
+    }[where]
+    with pytest.raises(error, match=re.escape(repr(given))) as info:
+        skae.save(fitted, given)
+    assert ".partial" not in str(info.value)
+    assert partials(tmp_path) == []
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def not_json(monkeypatch, fitted):
+    # An array-like that scikit-learn accepts and JSON cannot hold.
+    ae = AutoencoderTransformer(hidden_layer_sizes=range(8, 4, -2))
+    return ae, TypeError, "cannot store hidden_layer_sizes=range"
+
+
+def disk_full(monkeypatch, fitted):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", full)
+    return fitted, OSError, r"could not write '[^']*ae\.skae': No space left"
+
+
+def model_refuses(monkeypatch, fitted):
+    def refuse(*args, **kwargs):
+        raise ValueError("this model cannot be serialized")
+
+    monkeypatch.setattr(type(fitted.model_), "save", refuse)
+    return fitted, ValueError, "cannot be serialized"
+
+
+@pytest.mark.parametrize("failure", [not_json, disk_full, model_refuses])
+def test_a_failed_save_leaves_no_trace(
+    fitted, pristine, tmp_path, monkeypatch, failure
+):
+    # A good file is already there: a failed save must neither clobber it
+    # nor leave a half-written file next to it.
+    path = tmp_path / "ae.skae"
+    path.write_bytes(pristine)
+    estimator, error, match = failure(monkeypatch, fitted)
+    with pytest.raises(error, match=match) as info:
+        skae.save(estimator, path)
+    monkeypatch.undo()
+    assert ".partial" not in str(info.value)
+    assert path.read_bytes() == pristine
+    assert partials(tmp_path) == []
+    assert skae.load(path).n_iter_ == fitted.n_iter_
+
+
+def test_save_leaves_other_files_alone(fitted, tmp_path):
+    (tmp_path / "ae.skae.partial").write_text("mine")
+    skae.save(fitted, tmp_path / "ae.skae")
+    assert (tmp_path / "ae.skae.partial").read_text() == "mine"
+    assert skae.load(tmp_path / "ae.skae").n_iter_ == fitted.n_iter_
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    with pytest.raises(ValueError, match="'n_components' parameter of Autoencoder"):
+        skae.save(AutoencoderTransformer(n_components=0), tmp_path / "ae.skae")
+    with pytest.raises(ValueError, match="noise_clip"):
+        skae.save(AutoencoderTransformer(noise_clip=(1, 0)), tmp_path / "ae.skae")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- tampered and corrupted files ---------------------------------------------------
+
+
+def top(key, value):
+    def change(meta):
+        meta[key] = value
+        return meta
+
+    return change
+
+
+def drop(key):
+    def change(meta):
+        del meta[key]
+        return meta
+
+    return change
+
+
+def param(name, value):
+    def change(meta):
+        meta["params"][name] = value
+        return meta
+
+    return change
+
+
+def attribute(name, value):
+    def change(meta):
+        meta["fitted"][name] = value
+        return meta
+
+    return change
+
+
+def drop_attribute(name):
+    def change(meta):
+        del meta["fitted"][name]
+        return meta
+
+    return change
+
+
+def array(values, dtype):
+    return {"__ndarray__": values, "dtype": dtype}
+
+
+def wider_input(meta):
+    # Consistent in itself, but the model takes 10 features, not 11.
+    fitted = meta["fitted"]
+    fitted["n_features_in_"] = 11
+    for name in ("_data_min", "_data_max"):
+        fitted[name]["__ndarray__"].append(0.5)
+    return meta
+
+
+def as_vae(meta):
+    # A VAE's metadata around an autoencoder's model.
+    meta["class"] = "VariationalAutoencoderTransformer"
+    meta["fitted"]["reconstruction_loss_curve_"] = [0.1]
+    meta["fitted"]["kl_loss_curve_"] = [0.1]
+    return meta
+
+
+def keras_relu(meta):
+    relu = keras.saving.serialize_keras_object(keras.activations.relu)
+    meta["params"]["activation"] = {"__keras__": relu}
+    return meta
+
+
+@pytest.mark.parametrize(
+    "tamper, match",
+    [
+        pytest.param(top("class", ["Evil"]), "unknown class", id="class-a-list"),
+        pytest.param(top("params", [1, 2]), "'params' must be", id="params-a-list"),
+        pytest.param(drop("params"), "'params' must be", id="params-missing"),
+        pytest.param(top("fitted", [1]), "'fitted' must be", id="fitted-a-list"),
+        pytest.param(drop("fitted"), "'fitted' must be", id="fitted-missing"),
+        pytest.param(top("versions", "3.0"), "'versions' must be", id="versions-a-str"),
+        pytest.param(
+            top("random_states", {"a": 1}), "random_states", id="random-states-a-dict"
+        ),
+        pytest.param(top("random_states", []), "random_states", id="random-states-few"),
+        pytest.param(
+            top("random_states", [array([1, 2, 3], "int64")] * 2),
+            "random_states",
+            id="random-state-shape",
+        ),
+        pytest.param(
+            top("random_states", [array([1, 2], "float64")] * 2),
+            "random_states",
+            id="random-state-dtype",
+        ),
+        pytest.param(param("evil", 1), "no parameter 'evil'", id="unknown-param"),
+        pytest.param(param("n_components", -1), "n_components", id="n-components-neg"),
+        pytest.param(param("epochs", "ten"), "epochs", id="epochs-a-str"),
+        pytest.param(param("noise_clip", [1, 0]), "noise_clip", id="noise-clip-order"),
+        pytest.param(
+            param("optimizer", {"__keras__": {"class_name": "Nope", "config": {}}}),
+            "optimizer",
+            id="optimizer-unknown-keras-object",
+        ),
+        pytest.param(keras_relu, "activation", id="keras-object-in-plain-param"),
+        pytest.param(
+            param("hidden_layer_sizes", array([8], "V9")),
+            "hidden_layer_sizes",
+            id="param-array-dtype",
+        ),
+        pytest.param(attribute("n_iter_", "2"), "n_iter_", id="n-iter-a-str"),
+        pytest.param(attribute("n_iter_", -1), "n_iter_", id="n-iter-negative"),
+        pytest.param(attribute("n_iter_", True), "n_iter_", id="n-iter-a-bool"),
+        pytest.param(attribute("loss_curve_", ["a"]), "loss_curve_", id="curve-of-str"),
+        pytest.param(attribute("loss_curve_", 0.5), "loss_curve_", id="curve-a-number"),
+        pytest.param(attribute("history_", {"loss": "x"}), "history_", id="history"),
+        pytest.param(
+            attribute("best_validation_score_", "high"),
+            "best_validation_score_",
+            id="best-score-a-str",
+        ),
+        pytest.param(attribute("_seed", -5), "_seed", id="seed-negative"),
+        pytest.param(
+            attribute("_data_min", array([0.0], "float64")),
+            "_data_min",
+            id="data-min-length",
+        ),
+        pytest.param(
+            attribute("_data_min", array(["0"] * 10, "float64")),
+            "_data_min",
+            id="data-min-of-str",
+        ),
+        pytest.param(
+            attribute("_data_max", array([0.5] * 10, "V8")),
+            "_data_max",
+            id="data-max-dtype",
+        ),
+        pytest.param(
+            attribute("_data_max", [0.5] * 10), "_data_max", id="data-max-a-list"
+        ),
+        pytest.param(
+            attribute("feature_names_in_", array(["a"], "object")),
+            "feature_names_in_",
+            id="feature-names-length",
+        ),
+        pytest.param(
+            attribute("feature_names_in_", array(list(range(10)), "int64")),
+            "feature_names_in_",
+            id="feature-names-of-int",
+        ),
+        pytest.param(
+            attribute("transform", None), "unknown fitted attribute", id="unknown-attr"
+        ),
+        pytest.param(
+            attribute("kl_loss_curve_", [0.1]), "kl_loss_curve_", id="vae-attr-on-ae"
+        ),
+        pytest.param(
+            drop_attribute("n_features_in_"), "n_features_in_", id="no-n-features-in"
+        ),
+        pytest.param(drop_attribute("_seed"), "_seed", id="no-seed"),
+        pytest.param(wider_input, "its model takes 10", id="n-features-in-vs-model"),
+        pytest.param(
+            attribute("_n_features_out", 5), "_n_features_out", id="n-features-out"
+        ),
+        pytest.param(as_vae, "model", id="vae-class-autoencoder-model"),
+    ],
+)
+def test_tampered_metadata_is_refused(saved, tamper, match):
+    rewrite(saved, meta=tamper)
+    with pytest.raises(ValueError, match=match) as info:
+        skae.load(saved)
+    assert str(info.value).startswith(f"{str(saved)!r} is not a valid skae file: ")
+
+
+def _zip(**members):
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name.replace("_", "."), data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(b"\x00garbage" * 10, id="garbage"),
+        pytest.param(b"", id="empty"),
+        pytest.param(_zip(notes_txt="hello"), id="zip-without-keras-config"),
+        pytest.param(_zip(config_json="{broken"), id="zip-with-broken-config"),
+    ],
+)
+def test_corrupted_model_is_not_a_valid_skae_file(saved, model):
+    rewrite(saved, model=model)
+    with pytest.raises(ValueError, match="is not a valid skae file") as info:
+        skae.load(saved)
+    assert str(info.value).startswith(repr(str(saved)))
+    assert "File not found" not in str(info.value)
+
+
+def test_version_warning_points_at_the_caller(saved):
+    rewrite(saved, meta=lambda meta: {**meta, "versions": {"skae": "0.0.1"}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skae.load(saved)
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_array_parameters_round_trip(tmp_path):
+    ae = AutoencoderTransformer(hidden_layer_sizes=np.array([8, 4]))
+    skae.save(ae, tmp_path / "ae.skae")
+    loaded = skae.load(tmp_path / "ae.skae")
+    assert isinstance(loaded.hidden_layer_sizes, np.ndarray)
+    assert_array_equal(loaded.hidden_layer_sizes, [8, 4])
+
+
+def test_code_width_survives_a_later_set_params(X, tmp_path):
+    # n_components changed after the fit: the fitted model still makes codes
+    # of the fitted width, in memory and after loading.
+    vae = VariationalAutoencoderTransformer(
+        n_components=2, hidden_layer_sizes=(8,), epochs=1, random_state=0
+    ).fit(X)
+    vae.set_params(n_components=5)
+    skae.save(vae, tmp_path / "vae.skae")
+    loaded = skae.load(tmp_path / "vae.skae")
+    assert_array_equal(loaded.sample(3, random_state=0), vae.sample(3, random_state=0))
+
+
+@pytest.mark.parametrize("load", ["skae", "pickle"])
+def test_changed_settings_are_refused_after_loading(saved, fitted, X, load):
+    ae = skae.load(saved) if load == "skae" else pickle.loads(pickle.dumps(fitted))
+    ae.set_params(n_components=5)
+    with pytest.raises(ValueError, match=r"n_components \(now 5\).*changed"):
+        ae.partial_fit(X)
