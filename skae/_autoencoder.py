@@ -96,12 +96,13 @@ class AutoencoderTransformer(BaseAutoencoder):
     loss : {"mse", "mae", "huber", "log_cosh", "binary_crossentropy"} or \
 callable, default="mse"
         Training loss: a Keras loss name, a ``keras.losses.Loss`` instance or a
-        function ``loss(y_true, y_pred)``.
+        function ``loss(y_true, y_pred)``. ``"binary_crossentropy"`` is for
+        data in [0, 1]; training data outside it gets a warning.
     optimizer : {"adam", "nadam", "sgd", "rmsprop", "adamw", "adagrad"} or \
 keras.optimizers.Optimizer, default="adam"
-        A name, used with ``learning_rate``, or an optimizer instance; an
-        instance is copied at each fit (with its own learning rate), never
-        trained itself.
+        A name, used with ``learning_rate``, or an optimizer instance (not a
+        class); an instance is copied at each fit (with its own learning
+        rate), never trained itself.
     learning_rate : float, default=1e-3
         Step size of a named optimizer.
     alpha : float, default=0.0
@@ -144,12 +145,12 @@ keras.optimizers.Optimizer, default="adam"
         Standard deviation (gaussian) or share of values corrupted (masking,
         salt and pepper; at most 1).
     noise_clip : tuple (low, high) or None, default=None
-        Clip the corrupted training inputs to this range, e.g. ``(0, 1)`` for
-        images, so that they look like test images corrupted with
-        ``add_noise(..., clip=(0, 1))``.
+        Clip the corrupted training inputs to this range (two finite numbers,
+        ``low < high``), e.g. ``(0, 1)`` for images, so that they look like
+        test images corrupted with ``add_noise(..., clip=(0, 1))``.
     callbacks : list of keras.callbacks.Callback, default=None
-        Extra Keras callbacks for training (e.g. ``TensorBoard``). They are
-        attached to the model being trained.
+        Extra Keras callbacks for training (e.g. ``TensorBoard``), as
+        instances. They are attached to the model being trained.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, shuffling and the validation split. An int
         gives bitwise-reproducible results on CPU. ``None`` draws fresh entropy
@@ -157,16 +158,26 @@ keras.optimizers.Optimizer, default="adam"
     checkpoint_dir : str, path-like or None, default=None
         Make ``fit`` resumable: the weights, optimizer state and losses are
         saved there at the end of every epoch (with Keras's
-        ``BackupAndRestore``). If the process dies, calling ``fit`` again with
-        the same settings, data shape and directory resumes after the last
-        finished epoch; a finished ``fit`` removes the checkpoint. Use an int
-        or None ``random_state`` (None's seed is saved in the checkpoint).
+        ``BackupAndRestore``). If the process dies or ``fit`` is stopped with
+        Ctrl-C, calling ``fit`` again with the same settings, data and
+        directory resumes after the last finished epoch (the data is
+        recognized by its shape, dtype and a hash of a sample of its rows);
+        a checkpoint of another fit or other data is an error. The folder is
+        skae's own: it must be new, empty, or hold only skae's files (marked
+        by ``skae.lock``); a folder with other files, or a path that is a
+        file, is refused before training, and nothing skae did not write is
+        ever deleted or overwritten. One fit at a time holds the folder's
+        lock; a second fit on it is an error. A finished ``fit`` removes
+        skae's files, and the folder too if skae created it. Use an int or
+        None ``random_state`` (None's seed is saved in the checkpoint).
     on_divergence : {"raise", "warn"}, default="raise"
-        What to do when the loss becomes NaN or infinite: training stops at
-        the end of that epoch, the weights of the last epoch with a finite
-        loss are put back, and a :class:`~skae.exceptions.DivergenceError` is
-        raised (``"raise"``) or a ``ConvergenceWarning`` is issued
-        (``"warn"``).
+        What to do when the loss, the weights or the optimizer's state
+        become NaN or infinite (checked at every epoch's end): training stops
+        there, the last epoch whose loss, weights and optimizer state were
+        all finite is put back, and a
+        :class:`~skae.exceptions.DivergenceError` is raised (``"raise"``) or
+        a ``ConvergenceWarning`` is issued (``"warn"``). A call that had no
+        finite epoch raises either way and leaves the estimator as it was.
     precision : {"float32", "float64", "mixed_float16", "mixed_bfloat16"}, \
 default="float32"
         The dtype the model's weights and computations use, as a Keras dtype
@@ -200,7 +211,16 @@ or None, default=None
     warm_start : bool, default=False
         Continue training the fitted model on the next ``fit`` instead of
         starting afresh. The model keeps its loss and optimizer (with its
-        state); a changed ``learning_rate`` of a named optimizer applies.
+        state); a changed ``learning_rate`` of a named optimizer applies, and
+        so do the training settings (``epochs``, ``batch_size``, noise,
+        early stopping, ``callbacks``...). The settings the model is built
+        with (``n_components``, the architecture and its layers' options,
+        ``loss``, ``optimizer``, ``precision``, ``device`` and
+        ``random_state``) cannot change under a warm start or between
+        ``partial_fit`` calls: a changed one raises a ``ValueError`` that
+        names it, as scikit-learn's warm-startable estimators refuse data
+        their fitted state cannot take. Set ``warm_start=False`` to fit a new
+        model with them.
 
     Attributes
     ----------
@@ -258,6 +278,13 @@ or None, default=None
 
     #: Build a variational model (the subclass sets it).
     _variational = False
+
+    _built_from = (
+        "n_components", "hidden_layer_sizes", "architecture", "image_shape",
+        "filters", "encoder", "decoder", "activation", "output_activation", "loss",
+        "optimizer", "alpha", "activity_l1", "dropout", "batch_norm", "precision",
+        "device", "random_state",
+    )  # fmt: skip
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -431,7 +458,7 @@ or None, default=None
 
         return _models.build_autoencoder(
             self.n_features_in_,
-            self.n_components,
+            int(self.n_components),
             architecture=self._architecture(),
             rng=rng,
             encoder=self.encoder,

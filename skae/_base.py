@@ -27,7 +27,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._compat import _check_sample_weight, _fit_context, validate_data
 from ._memmap import column_range as _column_range
-from ._noise import check_level
+from ._validation import (
+    check_settings,
+    check_unchanged,
+    describe_setting,
+    warn_if_loss_cannot_fit,
+)
 from .exceptions import DivergenceError, OutOfRangeWarning
 
 
@@ -133,6 +138,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``__init__`` and build the model in ``_build_model``.
     """
 
+    #: Parameters the model is built with: changing one of them after a fit
+    #: needs a new model (a cold ``fit``), see :meth:`_check_unchanged`.
+    _built_from: tuple = ()
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder to reconstruct ``X``.
@@ -153,15 +162,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The fitted estimator.
         """
-        check_level(self.noise, self.noise_level, "noise_level")
+        check_settings(self)
         with _rollback_on_error(self):
             warm = self.warm_start and self.__sklearn_is_fitted__()
+            if warm:
+                self._check_unchanged()
             X = self._validate_X(X, reset=not warm, training=True)
             sample_weight = self._validate_sample_weight(sample_weight, X)
-            checkpoint = self._checkpoint(X) if self.checkpoint_dir else None
             if not warm:
                 self._resolve_device()
-            with self._on_device():
+            # The checkpoint's lock is held from before it is read until after
+            # it is removed, and released however the fit ends.
+            with self._on_device(), self._checkpoint(X, warm) as checkpoint:
                 if not warm:
                     seed = None if checkpoint is None else checkpoint.load()
                     self._initialize(seed)
@@ -174,9 +186,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 result = self._train(
                     X, sample_weight, self.epochs, self.early_stopping, checkpoint
                 )
+                if checkpoint is not None and not result.interrupted:
+                    checkpoint.clear()
         self._report(result)
-        if checkpoint is not None and not result.interrupted:
-            checkpoint.clear()
         if not (result.interrupted or result.diverged):
             self._warn_if_not_converged(result)
         return self
@@ -186,6 +198,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Train for one epoch over ``X``, keeping the weights between calls.
 
         The first call builds the model; early stopping does not apply.
+        Later calls train that model further, so the settings it was built
+        with must not change in between (a changed one raises a
+        ``ValueError``; see ``warm_start``).
 
         Parameters
         ----------
@@ -201,9 +216,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The updated estimator.
         """
-        check_level(self.noise, self.noise_level, "noise_level")
+        check_settings(self)
         with _rollback_on_error(self):
             first = not self.__sklearn_is_fitted__()
+            if not first:
+                self._check_unchanged()
             X = self._validate_X(X, reset=first, training=True)
             sample_weight = self._validate_sample_weight(sample_weight, X)
             if first:
@@ -228,6 +245,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         low, high = _column_range(X)
         self._check_magnitude(low, high, "X")
         if training:
+            warn_if_loss_cannot_fit(self.loss, low, high, _external_stacklevel())
             if reset or not hasattr(self, "_data_min"):
                 self._data_min, self._data_max = low, high
             else:
@@ -341,9 +359,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
 
-    def _checkpoint(self, X):
-        from ._checkpoint import Checkpoint
+    def _checkpoint(self, X, warm):
+        """Return the checkpoint of this fit: a context that holds its lock.
 
+        Without ``checkpoint_dir`` the context gives None. A new fit starts
+        at epoch 0 (even on an estimator stopped by Ctrl-C, which then
+        resumes); a warm start's checkpoint is checked with its seed.
+        """
+        import contextlib
+
+        from ._checkpoint import Checkpoint, data_fingerprint
+
+        if not self.checkpoint_dir:
+            return contextlib.nullcontext()
         ignored = {"callbacks", "verbose", "checkpoint_dir", "on_divergence"}
         params = {
             k: _describe(v) for k, v in self.get_params().items() if k not in ignored
@@ -352,11 +380,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             **params,
             "n_samples": X.shape[0],
             "n_features": X.shape[1],
-            "first_epoch": getattr(self, "n_iter_", 0),
+            "data": data_fingerprint(X),
+            "first_epoch": self.n_iter_ if warm else 0,
         }
         # Through JSON once, so that it compares equal to what is read back.
         fingerprint = json.loads(json.dumps(fingerprint, default=repr))
-        return Checkpoint(self.checkpoint_dir, fingerprint)
+        seed = self._seed if warm else None
+        return Checkpoint(self.checkpoint_dir, fingerprint, seed=seed)
 
     def _initialize(self, seed=None):
         """Build and compile a fresh model for ``n_features_in_`` inputs."""
@@ -373,11 +403,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             **self._compile_args(),
         )
         self._set_model(model)
+        params = self.get_params(deep=False)
+        self._model_settings = {
+            name: describe_setting(params[name]) for name in self._built_from
+        }
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.history_ = {}
         self.validation_scores_ = None
         self.best_validation_score_ = None
+
+    def _check_unchanged(self):
+        """Refuse to train further a model whose build settings changed.
+
+        Used by ``warm_start`` fits and ``partial_fit``.
+        """
+        check_unchanged(self, getattr(self, "_model_settings", None), self._built_from)
 
     def _build_model(self, rng):
         """Return the uncompiled Keras autoencoder; subclasses define it.
@@ -419,20 +460,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         result = _training.train(
             model,
             X,
-            epochs=epochs,
-            batch_size=self.batch_size,
+            epochs=int(epochs),
+            batch_size=int(self.batch_size),
             seed=self._seed,
             first_epoch=self.n_iter_,
             sample_weight=sample_weight,
             early_stopping=early_stopping,
             validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=int(self.n_iter_no_change),
             tol=self.tol,
             noise=self.noise,
             noise_level=self.noise_level,
             noise_clip=self.noise_clip,
             callbacks=self.callbacks,
-            verbose=self.verbose,
+            verbose=int(self.verbose),
             checkpoint=checkpoint,
             targets=self._targets(),
         )
@@ -457,7 +498,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _divergence_message(self, kept):
         return (
-            f"Training diverged: the loss became NaN or infinite after "
+            f"Training diverged: the loss or the weights became NaN or "
+            f"infinite after "
             f"{self.n_iter_ if kept else 0} good epoch(s)"
             + (f"; the weights of epoch {self.n_iter_} are kept" if kept else "")
             + f". Lower learning_rate (now {self.learning_rate}), scale the data "
@@ -493,7 +535,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{type(self).__name__}: the maximum number of epochs "
                 f"({self.epochs}) was reached while the {key.replace('_', ' ')} "
                 f"was still improving by more than tol={self.tol}. Increase "
-                "epochs, or set early_stopping=True.",
+                "epochs"
+                + ("." if self.early_stopping else ", or set early_stopping=True."),
                 ConvergenceWarning,
                 stacklevel=_external_stacklevel(),
             )

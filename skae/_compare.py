@@ -51,6 +51,8 @@ def _psnr(mse, data_range):
 
 def _named(reducers):
     items = list(reducers.items()) if isinstance(reducers, dict) else list(reducers)
+    if not items:
+        raise ValueError("reducers is empty: give at least one, e.g. {'PCA': PCA()}.")
     for item in items:
         if not (isinstance(item, tuple) and len(item) == 2):
             raise TypeError(
@@ -68,6 +70,13 @@ def _named(reducers):
                 "can reconstruct their input (e.g. KernelPCA needs "
                 "fit_inverse_transform=True)."
             )
+    names = [name for name, _ in items]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"reducers must have distinct names; {', '.join(map(repr, repeated))} "
+            "is given more than once."
+        )
     return items
 
 
@@ -167,12 +176,21 @@ def compare_reducers(
             f"X_train has {X_train.shape[1]} features but X_test has {X_test.shape[1]}."
         )
     widths = [None] if n_components is None else list(n_components)
-    if not all(
-        isinstance(k, Integral) and not isinstance(k, bool) and k >= 1 for k in widths
-    ) and widths != [None]:
+    if not widths or (
+        not all(
+            isinstance(k, Integral) and not isinstance(k, bool) and k >= 1
+            for k in widths
+        )
+        and widths != [None]
+    ):
         raise ValueError(
             f"n_components must be a sequence of positive integers; got {widths!r}."
         )
+    # Every reducer's n_components parameter is found before any is fitted.
+    params = {
+        name: None if widths == [None] else _n_components_param(name, reducer)
+        for name, reducer in items
+    }
 
     clean = X_test.astype(np.float64)
     sst = float(np.sum((clean - clean.mean(axis=0)) ** 2))
@@ -184,7 +202,7 @@ def compare_reducers(
 
     rows, fitted = [], {}
     for name, reducer in items:
-        param = _n_components_param(name, reducer) if widths != [None] else None
+        param = params[name]
         for k in widths:
             est = clone(reducer)
             if k is not None:

@@ -38,7 +38,12 @@ def gpu_count() -> int:
 def parse(device: str) -> tuple[str, int | None]:
     """Split ``"gpu:1"`` into ``("gpu", 1)``; raise on anything else."""
     match = _DEVICE.match(device.strip().lower()) if isinstance(device, str) else None
-    if match is None or (match.group(1) == "auto" and match.group(2)):
+    # There is one CPU device: "cpu:0" is the CPU, "cpu:5" a mistake.
+    if (
+        match is None
+        or (match.group(1) == "auto" and match.group(2))
+        or (match.group(1) == "cpu" and match.group(2) not in (None, "0"))
+    ):
         raise ValueError(
             f"The 'device' parameter must be 'auto', 'cpu', 'gpu' or 'gpu:N' "
             f"(e.g. 'gpu:1'); got {device!r}."

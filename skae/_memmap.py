@@ -89,6 +89,8 @@ class Pages:
 def column_range(X):
     """Per-column minimum and maximum of a dense or sparse ``X``, without a copy.
 
+    Both are float64 whatever the dtype of ``X``, so that arithmetic on them
+    (a range's width) cannot wrap around as it would in an integer dtype.
     A memory-mapped ``X`` is read in chunks of rows whose pages are released
     as the pass goes, so that the pass does not map the whole file.
     """
@@ -97,14 +99,14 @@ def column_range(X):
         low, high = X.min(axis=0), X.max(axis=0)
         if sparse.issparse(low):
             low, high = low.toarray(), high.toarray()
-        return np.ravel(low), np.ravel(high)
-    low, high = X[0].copy(), X[0].copy()
-    for start in range(0, len(X), RANGE_CHUNK):
-        chunk = X[start : start + RANGE_CHUNK]
-        np.minimum(low, chunk.min(axis=0), out=low)
-        np.maximum(high, chunk.max(axis=0), out=high)
-        pages.read(len(chunk))
-    return low, high
+    else:
+        low, high = X[0].copy(), X[0].copy()
+        for start in range(0, len(X), RANGE_CHUNK):
+            chunk = X[start : start + RANGE_CHUNK]
+            np.minimum(low, chunk.min(axis=0), out=low)
+            np.maximum(high, chunk.max(axis=0), out=high)
+            pages.read(len(chunk))
+    return np.ravel(low).astype(np.float64), np.ravel(high).astype(np.float64)
 
 
 def release(X):

@@ -7,6 +7,7 @@ so a noisy test set means exactly what training meant.
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 import numpy as np
@@ -24,6 +25,22 @@ def check_level(kind, level, name="level"):
         raise ValueError(
             f"{name} is the share of values corrupted by {kind!r} noise and "
             f"must be at most 1; got {level}."
+        )
+
+
+def check_clip(clip, name="clip"):
+    """Raise unless ``clip`` is None or two finite numbers with low < high."""
+    if clip is None:
+        return
+    values = tuple(clip)
+    if len(values) != 2:
+        raise ValueError(f"{name} must be a pair (low, high) or None; got {clip!r}.")
+    if not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} must be two numbers (low, high); got {clip!r}.")
+    low, high = (float(v) for v in values)
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+        raise ValueError(
+            f"{name}=(low, high) needs finite numbers with low < high; got {clip!r}."
         )
 
 
@@ -111,5 +128,6 @@ def add_noise(X, kind, level, random_state=None, *, clip=None):
     """
     X = check_array(X, dtype=[np.float64, np.float32])
     check_level(kind, level)
+    check_clip(clip)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     return corrupt(X, kind, level, np.random.default_rng(seed), clip=clip)

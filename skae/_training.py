@@ -127,6 +127,12 @@ def snapshot(model):
     return model.get_weights(), seeds, state
 
 
+def _finite(state):
+    """Whether the weights and optimizer state of a snapshot are all finite."""
+    weights, _, optimizer_state = state
+    return all(np.isfinite(v).all() for v in (*weights, *(optimizer_state or ())))
+
+
 def restore(model, state):
     """Put back what :func:`snapshot` copied."""
     weights, seeds, optimizer_state = state
@@ -167,12 +173,15 @@ class _Guard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
-        if not all(math.isfinite(v) for v in logs.values()):
+        state = snapshot(self.model)
+        # A finite loss does not make finite weights: an overflowing gradient
+        # can turn weights NaN while the epoch's mean loss stays finite.
+        if not (all(math.isfinite(v) for v in logs.values()) and _finite(state)):
             self.diverged = True
             self.model.stop_training = True
             return
         self.epoch_logs.append(logs)
-        self.good = snapshot(self.model)
+        self.good = state
         if self.checkpoint is not None:
             seeds = [v.numpy() for v in random_states(self.model)]
             self.checkpoint.save_epoch(self.epoch_logs, seeds)
@@ -301,9 +310,11 @@ def train(
     # before it reaches the backup or early stopping.
     callbacks = [guard, *callbacks]
     if checkpoint is not None:
-        callbacks.append(
-            keras.callbacks.BackupAndRestore(checkpoint.keras_dir, save_freq="epoch")
+        # skae removes the backup itself, file by file (never Keras's rmtree).
+        backup = keras.callbacks.BackupAndRestore(
+            checkpoint.keras_dir, save_freq="epoch", delete_checkpoint=False
         )
+        callbacks.append(backup)
     if stopper is not None:
         callbacks.append(stopper)
     result = TrainingResult()

@@ -122,6 +122,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
     """
 
     _variational = True
+    _built_from = (*AutoencoderTransformer._built_from, "beta")
 
     _parameter_constraints: dict = {
         **AutoencoderTransformer._parameter_constraints,
@@ -230,7 +231,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             self.posterior_.inputs[0], self.posterior_.outputs[0], name="encoder_mean"
         )
         self.decoder_ = model.get_layer("decoder")
-        self._n_features_out = self.n_components
+        self._n_features_out = int(self.n_components)
 
     def _train(self, X, sample_weight, epochs, early_stopping, checkpoint=None):
         result = super()._train(X, sample_weight, epochs, early_stopping, checkpoint)
@@ -285,7 +286,11 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             Decoded samples.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        if (
+            not isinstance(n_samples, Integral)
+            or isinstance(n_samples, bool)
+            or n_samples < 1
+        ):
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
@@ -295,7 +300,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             rng = np.random.default_rng(
                 check_random_state(random_state).randint(np.iinfo(np.int32).max)
             )
-        codes = rng.standard_normal((int(n_samples), self.n_components))
+        codes = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(codes)
 
 

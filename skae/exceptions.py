@@ -4,11 +4,12 @@ __all__ = ["DivergenceError", "InconsistentVersionWarning", "OutOfRangeWarning"]
 
 
 class DivergenceError(ValueError, FloatingPointError):
-    """Training stopped because the loss became NaN or infinite.
+    """Training stopped because the loss or the weights became NaN or infinite.
 
-    The estimator keeps the weights of the last epoch whose loss was finite
-    (``n_iter_`` counts the good epochs); the message suggests remedies. Set
-    ``on_divergence="warn"`` to get a warning instead.
+    The estimator keeps the weights of the last epoch whose loss, weights and
+    optimizer state were all finite (``n_iter_`` counts the good epochs); the
+    message suggests remedies. Set ``on_divergence="warn"`` to get a warning
+    instead.
     """
 
 

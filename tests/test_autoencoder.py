@@ -612,3 +612,164 @@ def test_float64_on_jax_needs_x64_mode(X_small):
         with pytest.raises(ValueError, match="jax_enable_x64"):
             ae.fit(X_small)
         assert not hasattr(ae, "model_")
+
+
+# -- hardening: settings that cannot work, or would be ignored ------------------
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, "vae"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_components": np.int64(3)},
+        {"n_components": np.int32(3), "hidden_layer_sizes": (np.int64(8),)},
+        {"hidden_layer_sizes": np.arange(8, 10)},
+        {"epochs": np.int64(2), "batch_size": np.int16(16)},
+        {"early_stopping": True, "n_iter_no_change": np.uint8(1)},
+        {"verbose": np.int64(0)},
+    ],
+)
+def test_numpy_integer_parameters(X_small, cls, params):
+    from skae import VariationalAutoencoderTransformer
+
+    cls = VariationalAutoencoderTransformer if cls == "vae" else cls
+    plain = {k: v.tolist() if hasattr(v, "tolist") else v for k, v in params.items()}
+    plain = {k: tuple(v) if isinstance(v, list) else v for k, v in plain.items()}
+    defaults = dict(n_components=3, hidden_layer_sizes=(8,), epochs=2, batch_size=16,
+                    random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = cls(**{**defaults, **params}).fit(X_small)
+        b = cls(**{**defaults, **plain}).fit(X_small)
+    assert_array_equal(a.transform(X_small), b.transform(X_small))
+    assert a.get_feature_names_out().shape == (a.transform(X_small).shape[1],)
+
+
+def test_numpy_integers_in_a_grid_search(X_small):
+    from skae import VariationalAutoencoderTransformer
+
+    for est in (small(epochs=1), VariationalAutoencoderTransformer(
+            hidden_layer_sizes=(8,), epochs=1, random_state=0)):  # fmt: skip
+        grid = GridSearchCV(est, {"n_components": np.arange(2, 4)}, cv=2).fit(X_small)
+        assert grid.best_estimator_.transform(X_small).shape[1] in (2, 3)
+
+
+def test_vae_sample_takes_a_numpy_integer(X_small):
+    from skae import VariationalAutoencoderTransformer
+
+    vae = VariationalAutoencoderTransformer(
+        n_components=2, hidden_layer_sizes=(8,), epochs=1, random_state=0
+    ).fit(X_small)
+    assert vae.sample(np.int64(3), random_state=np.int64(0)).shape == (3, 10)
+    for bad in (True, 0, 2.0):
+        with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+            vae.sample(bad)
+
+
+#: Parameters baked into the model at its first fit, with another value.
+BUILT_IN = [
+    ("n_components", 4),
+    ("hidden_layer_sizes", (8,)),
+    ("activation", "tanh"),
+    ("output_activation", "sigmoid"),
+    ("loss", "mae"),
+    ("optimizer", "sgd"),
+    ("alpha", 0.1),
+    ("activity_l1", 0.1),
+    ("dropout", 0.2),
+    ("batch_norm", True),
+    ("precision", "float64"),
+    ("random_state", 1),
+]
+
+
+@pytest.mark.parametrize("name, value", BUILT_IN)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_changed_model_settings_are_refused_not_ignored(X_small, name, value, method):
+    ae = fitted(X_small, warm_start=True)
+    w, n_iter = weights(ae), ae.n_iter_
+    ae.set_params(**{name: value})
+    with pytest.raises(ValueError, match=rf"{name}.*changed.*warm_start=False"):
+        getattr(ae, method)(X_small)
+    assert ae.n_iter_ == n_iter
+    for a, b in zip(w, weights(ae), strict=True):
+        assert_array_equal(a, b)
+    # Set back, training goes on; a cold fit rebuilds with the new value.
+    ae.set_params(**{name: getattr(small(), name)})
+    getattr(ae, method)(X_small)
+    assert ae.n_iter_ > n_iter
+
+
+def test_changed_optimizer_instance_is_refused(X_small):
+    import keras
+
+    ae = fitted(X_small, warm_start=True, optimizer=keras.optimizers.Adam(1e-3))
+    ae.set_params(optimizer=keras.optimizers.Adam(1e-2))
+    with pytest.raises(ValueError, match="optimizer.*changed"):
+        ae.fit(X_small)
+
+
+def test_cold_fit_after_changed_settings_rebuilds(X_small):
+    ae = fitted(X_small)
+    ae.set_params(n_components=6)
+    assert fitted(X_small).set_params(n_components=6).fit(X_small).transform(
+        X_small).shape == (60, 6)  # fmt: skip
+    assert ae.fit(X_small).transform(X_small).shape == (60, 6)
+
+
+def test_training_settings_may_change_under_warm_start(X_small):
+    ae = fitted(X_small, warm_start=True)
+    ae.set_params(epochs=1, batch_size=8, noise="gaussian", verbose=0, tol=0.1)
+    ae.fit(X_small)
+    assert ae.n_iter_ == 3
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"noise_clip": (1.0,)}, ValueError, r"noise_clip.*\(low, high\)"),
+        ({"noise_clip": (1.0, 0.0)}, ValueError, r"noise_clip.*low < high"),
+        ({"noise_clip": (0.0, 0.0)}, ValueError, r"noise_clip.*low < high"),
+        ({"noise_clip": ("a", "b")}, ValueError, r"noise_clip.*two numbers"),
+        ({"noise_clip": (0.0, float("nan"))}, ValueError, r"noise_clip"),
+        ({"optimizer": "class"}, TypeError, r"optimizer.*class.*instance"),
+        ({"callbacks": [1]}, TypeError, r"callbacks.*keras.callbacks.Callback"),
+        ({"callbacks": ["tensorboard"]}, TypeError, r"callbacks.*'tensorboard'"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(X_small, params, error, match):
+    import keras
+
+    if params.get("optimizer") == "class":
+        params = {"optimizer": keras.optimizers.Adam}
+    ae = small(**params)
+    with pytest.raises(error, match=match):
+        ae.fit(X_small)
+    assert not hasattr(ae, "model_")
+
+
+@pytest.mark.parametrize("shift", [-0.5, 2.0])
+def test_binary_crossentropy_on_data_outside_0_1_warns(X_small, shift):
+    import keras
+
+    match = r"binary_crossentropy.*\[0, 1\]"
+    if keras.backend.backend() == "torch":  # it cannot train there: an error
+        with pytest.raises(ValueError, match=match):
+            small(loss="binary_crossentropy").fit(X_small + shift)
+        return
+    with pytest.warns(UserWarning, match=match):
+        fitted(X_small + shift, loss="binary_crossentropy")
+
+
+def test_binary_crossentropy_on_data_in_0_1_does_not_warn(X_small):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small(loss="binary_crossentropy").fit(X_small)
+
+
+def test_convergence_warning_with_early_stopping_does_not_advise_it(digits):
+    X, _ = digits
+    with pytest.warns(ConvergenceWarning, match="maximum number of epochs") as rec:
+        small(early_stopping=True, epochs=2, tol=0.0).fit(X)
+    assert all("early_stopping=True" not in str(w.message) for w in rec)

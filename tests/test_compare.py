@@ -110,3 +110,33 @@ def test_errors(split):
         compare_reducers({"PCA": PCA()}, X_train, X_test, n_components=[0])
     with pytest.raises(TypeError, match="dict"):
         compare_reducers([PCA()], X_train, X_test)
+
+
+@pytest.mark.parametrize("reducers", [{}, []])
+def test_no_reducers_is_an_error(reducers):
+    X = np.zeros((10, 4))
+    with pytest.raises(ValueError, match="reducers is empty"):
+        compare_reducers(reducers, X, X)
+
+
+def test_bad_arguments_are_refused_before_any_fit(split, monkeypatch):
+    X_train, X_test = split
+    fits = []
+    monkeypatch.setattr(PCA, "fit", lambda self, X, y=None: fits.append(1) or self)
+    with pytest.raises(ValueError, match="exactly one n_components"):
+        compare_reducers({"PCA": PCA(), "two": make_pipeline(PCA(), PCA())},
+                         X_train, X_test, n_components=[2])  # fmt: skip
+    with pytest.raises(ValueError, match="positive integers; got \\[\\]"):
+        compare_reducers({"PCA": PCA()}, X_train, X_test, n_components=[])
+    with pytest.raises(ValueError, match="distinct names; 'a'"):
+        compare_reducers([("a", PCA()), ("a", PCA())], X_train, X_test)
+    with pytest.raises(ValueError, match="clip=.*low < high"):
+        compare_reducers({"PCA": PCA()}, X_train, X_test, noise="gaussian",
+                         clip=(1.0, 0.0))  # fmt: skip
+    assert fits == []
+
+
+@pytest.mark.parametrize("clip", [(1.0, 0.0), (0.0,), (0.0, float("inf"))])
+def test_add_noise_refuses_a_bad_clip(clip):
+    with pytest.raises(ValueError, match="clip"):
+        add_noise(np.zeros((3, 2)), "gaussian", 0.1, clip=clip)

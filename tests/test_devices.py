@@ -23,7 +23,9 @@ def test_parse(device, parsed):
     assert _devices.parse(device) == parsed
 
 
-@pytest.mark.parametrize("device", ["tpu", "gpu:-1", "auto:1", "gpu1", "", 3])
+@pytest.mark.parametrize(
+    "device", ["tpu", "gpu:-1", "auto:1", "gpu1", "", 3, "cpu:5", "cpu:1"]
+)
 def test_bad_device_names_are_refused(device, X_small):
     with pytest.raises(ValueError, match="'device' parameter"):
         small(device=device).fit(X_small)

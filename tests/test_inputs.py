@@ -552,3 +552,29 @@ def test_out_of_range_warning_points_at_the_caller(fitted, method):
     with pytest.warns(OutOfRangeWarning) as record:
         getattr(fitted, method)(_rows() * 1000)
     assert [w.filename for w in record if _ours(w)] == [__file__]
+
+
+@pytest.mark.parametrize(
+    "dtype, low, high",
+    [(np.uint8, 0, 255), (np.int8, -128, 127), (np.uint16, 0, 65535),
+     (np.int64, -(2**62), 2**62), (np.uint64, 0, 2**63 + 2**62)],
+)  # fmt: skip
+def test_integer_inputs_keep_their_range(dtype, low, high):
+    # The stored range must not wrap around in the input's dtype: the
+    # training data itself is never "far outside" it.
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(40, N_FEATURES)).astype(np.float64)
+    X = np.where(X > 0, high, low).astype(dtype)
+    ae = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(4,), epochs=1,
+                                precision="float64", loss="mae",
+                                random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(X)
+        ae.transform(X)
+        ae.score(X)
+    assert ae._data_min.dtype == np.float64
+    assert_array_equal(
+        ae._data_max - ae._data_min, np.full(N_FEATURES, float(high) - low)
+    )

@@ -92,3 +92,69 @@ def test_warm_start_applies_a_new_learning_rate(X_small):
     ae = small(warm_start=True, epochs=1).fit(X_small)
     ae.set_params(learning_rate=0.5).fit(X_small)
     assert float(ae.model_.optimizer.learning_rate) == pytest.approx(0.5)
+
+
+# -- a model with NaN weights is never returned or kept ------------------------
+
+
+def exploding(digits):
+    """100 digits with one feature scaled by 1e12. The first epoch's loss is
+    finite, but Adam's second moments overflow to infinity, and at the next
+    epoch the weights turn NaN while the loss stays finite."""
+    X = digits[0][:100].astype(np.float64)
+    X[:, 5] *= 1e12
+    return X
+
+
+def one_step(**params):
+    """One gradient step an epoch (batch_size > n_samples), plain Adam."""
+    return AutoencoderTransformer(n_components=3, hidden_layer_sizes=(8,),
+                                  random_state=0, **params)  # fmt: skip
+
+
+def assert_finite(est):
+    assert all(np.isfinite(w).all() for w in est.model_.get_weights())
+    assert all(np.isfinite(v.numpy()).all() for v in est.model_.optimizer.variables)
+
+
+def test_fit_never_returns_nan_weights(digits):
+    ae = one_step(epochs=2)
+    with pytest.raises(DivergenceError, match="after 0 good epoch"):
+        ae.fit(exploding(digits))
+    assert not hasattr(ae, "model_")
+
+
+def test_divergence_keeps_the_last_epoch_with_finite_weights(digits):
+    X = digits[0][:100]
+    ae = one_step(epochs=2, warm_start=True).fit(X)
+    good, Z = weights(ae), ae.transform(X)
+    with pytest.raises(DivergenceError, match="weights of epoch 2 are kept"):
+        ae.fit(exploding(digits))
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    for a, b in zip(good, weights(ae), strict=True):
+        assert_array_equal(a, b)
+    assert_array_equal(ae.transform(X), Z)
+    assert_finite(ae)
+
+
+def test_partial_fit_never_turns_a_model_nan(digits):
+    X = digits[0][:100]
+    ae = one_step().partial_fit(X)
+    good, Z = weights(ae), ae.transform(X)
+    with pytest.raises(DivergenceError, match="weights of epoch 1 are kept"):
+        ae.partial_fit(exploding(digits))
+    assert ae.n_iter_ == 1
+    for a, b in zip(good, weights(ae), strict=True):
+        assert_array_equal(a, b)
+    assert_array_equal(ae.transform(X), Z)
+    assert_finite(ae)
+
+
+def test_nan_weights_in_warn_mode_keep_finite_weights(digits):
+    X = digits[0][:100]
+    ae = one_step(epochs=2, warm_start=True, on_divergence="warn").fit(X)
+    with pytest.warns(ConvergenceWarning, match="Training diverged"):
+        ae.fit(exploding(digits))
+    assert ae.n_iter_ == 2
+    assert_finite(ae)
+    assert np.isfinite(ae.transform(X)).all()
