@@ -6,63 +6,46 @@ Usage::
     python benchmarks/architectures.py --quick      # 5,000 rows, 1 epoch: smoke run
 
 Measures, in one run, at ``n_components=32`` and equal epochs (10 by default),
-with the recipe of ``quality.py`` (binary cross-entropy, sigmoid output):
+with ``quality.py``'s recipe (``common.RECIPE``: binary cross-entropy, sigmoid
+output):
 
 1. Reduction: test MSE of ``architecture="conv"`` (``image_shape=(28, 28)``,
    ``filters=(32, 64)``) against the dense 784-256-128-32 autoencoder.
    Bar: the convolutional MSE is lower.
-2. Denoising, Gaussian noise sigma=0.3 clipped to [0, 1] (as in
-   ``quality.py``): PSNR of the convolutional denoising autoencoder against the
+2. Denoising, Gaussian noise sigma=0.3 clipped to [0, 1] (``common.NOISE``, as
+   in ``quality.py``): PSNR of the convolutional denoising autoencoder against the
    dense one, both trained on that noise. Bar: at least as high.
 
 Writes ``architectures.json`` and ``architectures.md`` to ``--out``.
 """
 
-import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
+import common
 from sklearn.exceptions import ConvergenceWarning
 
-from skae import AutoencoderTransformer, compare_reducers
-from skae.datasets import load_mnist
+from skae import AutoencoderTransformer
 
-COMMON = dict(n_components=32, batch_size=256, loss="binary_crossentropy")
-DENSE = dict(hidden_layer_sizes=(256, 128))
+#: The convolutional autoencoder: ``common.RECIPE`` with convolutions in place of
+#: its dense layers.
 CONV = dict(architecture="conv", image_shape=(28, 28), filters=(32, 64))
-NOISE = dict(noise="gaussian", noise_level=0.3, noise_clip=(0, 1))
-
-
-def log(message):
-    print(message, flush=True)
 
 
 def run(path, epochs, n_train, random_state):
-    (X_train, _), (X_test, _) = load_mnist(path)
-    X_train = X_train[:n_train]
-    log(f"MNIST: {len(X_train)} train / {len(X_test)} test, {epochs} epochs")
-
-    def ae(**params):
-        return AutoencoderTransformer(
-            epochs=epochs, random_state=random_state, verbose=2, **COMMON, **params
-        )
-
+    X_train, X_test = common.load_mnist_subset(path, n_train)
+    common.log(f"MNIST: {len(X_train)} train / {len(X_test)} test, {epochs} epochs")
+    dense = dict(epochs=epochs, random_state=random_state, verbose=2, **common.RECIPE)
+    conv = {**dense, **CONV}
     reducers = {
-        "dense": ae(**DENSE),
-        "conv": ae(**CONV),
-        "dense, denoising": ae(**DENSE, **NOISE),
-        "conv, denoising": ae(**CONV, **NOISE),
+        "dense": AutoencoderTransformer(**dense),
+        "conv": AutoencoderTransformer(**conv),
+        "dense, denoising": AutoencoderTransformer(**dense, **common.NOISE),
+        "conv, denoising": AutoencoderTransformer(**conv, **common.NOISE),
     }
-    table, fitted = compare_reducers(
-        reducers, X_train, X_test, noise="gaussian", noise_level=0.3, clip=(0, 1),
-        random_state=random_state, return_estimators=True,
-        progress=lambda r: log(
-            f"  {r['reducer']}: mse {r['mse']:.5f}, denoising psnr "
-            f"{r['psnr']:.2f} dB, fit {r['fit_s']:.0f} s"
-        ),
-    )  # fmt: skip
+    table, fitted = common.compare_on_mnist(
+        reducers, X_train, X_test, random_state, return_estimators=True
+    )
     rows = table.set_index("reducer")
     mse_ratio = rows.loc["conv", "mse"] / rows.loc["dense", "mse"]
     psnr_gain = (
@@ -99,20 +82,17 @@ def markdown(result):
     lines += [
         "",
         f"- conv / dense test MSE: {r['conv_over_dense_mse']:.3f} (bar < 1: "
-        f"{'met' if r['reduction_bar_met'] else 'NOT met'})",
+        f"{common.met(r['reduction_bar_met'])})",
         f"- conv - dense denoising PSNR: {r['conv_minus_dense_denoising_psnr_db']:+.2f}"
-        f" dB (bar >= 0: {'met' if r['denoising_bar_met'] else 'NOT met'})",
+        f" dB (bar >= 0: {common.met(r['denoising_bar_met'])})",
     ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/mnist.npz"))
-    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser = common.arg_parser(__doc__, "5,000 rows, 1 epoch")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="5,000 rows, 1 epoch")
     args = parser.parse_args(argv)
     n_train = 5_000 if args.quick else None
     epochs = 1 if args.quick else args.epochs
@@ -122,18 +102,16 @@ def main(argv=None):
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = run(args.data, epochs, n_train, args.random_state)
     result["settings"] = {
-        "epochs": epochs, "n_train": n_train, "quick": args.quick,
-        "common": COMMON, "dense": DENSE, "conv": CONV, "noise": NOISE,
-    }  # fmt: skip
+        "epochs": epochs,
+        "n_train": n_train,
+        "quick": args.quick,
+        "recipe": common.RECIPE,
+        "conv": CONV,
+        "noise": common.NOISE,
+    }
     result["total_s"] = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "architectures.json").write_text(
-        json.dumps(result, indent=2, default=str)
-    )
-    table = markdown(result)
-    (args.out / "architectures.md").write_text(table)
-    print(table)
-    print(f"total {result['total_s'] / 60:.1f} min")
+    common.write_results(args.out, "architectures", result, markdown(result))
+    common.log(f"total {result['total_s'] / 60:.1f} min")
 
 
 if __name__ == "__main__":

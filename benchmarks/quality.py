@@ -21,12 +21,10 @@ Measures, in one run:
 Writes ``quality.json`` and ``quality.md`` to ``--out`` and prints the table.
 """
 
-import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
+import common
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, KernelPCA
@@ -34,52 +32,20 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
-from skae import AutoencoderTransformer, compare_reducers
-from skae.datasets import load_mnist
-
-#: The autoencoder recipe measured here: 784-256-128-32, Adam, binary
-#: cross-entropy with a sigmoid output (pixels in [0, 1]). In 4 epochs it
-#: reached test MSE 0.0118 against 0.0150 with MSE and a linear output.
-RECIPE = dict(
-    n_components=32,
-    hidden_layer_sizes=(256, 128),
-    batch_size=256,
-    loss="binary_crossentropy",
-)
-
-
-def log(message):
-    print(message, flush=True)
+from skae import AutoencoderTransformer
 
 
 def mnist_bars(path, epochs, n_train, random_state):
-    (X_train, _), (X_test, _) = load_mnist(path)
-    X_train = X_train[:n_train]
-    log(f"MNIST: {len(X_train)} train / {len(X_test)} test, {epochs} epochs")
+    X_train, X_test = common.load_mnist_subset(path, n_train)
+    common.log(f"MNIST: {len(X_train)} train / {len(X_test)} test, {epochs} epochs")
+    params = dict(epochs=epochs, random_state=random_state, verbose=2, **common.RECIPE)
     reducers = {
         "PCA(32)": PCA(32, random_state=random_state),
-        "autoencoder": AutoencoderTransformer(
-            epochs=epochs, random_state=random_state, verbose=2, **RECIPE
-        ),
-        "denoising autoencoder": AutoencoderTransformer(
-            epochs=epochs, noise="gaussian", noise_level=0.3, noise_clip=(0, 1),
-            random_state=random_state, verbose=2, **RECIPE,
-        ),
-    }  # fmt: skip
-    table = compare_reducers(
-        reducers, X_train, X_test, noise="gaussian", noise_level=0.3, clip=(0, 1),
-        random_state=random_state,
-        progress=lambda r: log(
-            f"  {r['reducer']}: mse {r['mse']:.5f}, denoising psnr "
-            f"{r['psnr']:.2f} dB, fit {r['fit_s']:.0f} s"
-        ),
-    )  # fmt: skip
-    rows = table.set_index("reducer")
-    pca, ae, dae = (
-        rows.loc["PCA(32)"],
-        rows.loc["autoencoder"],
-        rows.loc["denoising autoencoder"],
-    )
+        "autoencoder": AutoencoderTransformer(**params),
+        "denoising autoencoder": AutoencoderTransformer(**params, **common.NOISE),
+    }
+    table = common.compare_on_mnist(reducers, X_train, X_test, random_state)
+    pca, ae, dae = (table.set_index("reducer").loc[name] for name in reducers)
     return {
         "table": table.to_dict("records"),
         "reduction_mse_ratio": float(ae["mse"] / pca["mse"]),
@@ -94,15 +60,27 @@ def mnist_bars(path, epochs, n_train, random_state):
     }
 
 
-def digits_bar(epochs, random_state):
+def noisy_digits():
+    """The data of scikit-learn's kernel-PCA denoising example.
+
+    Digits scaled to [0, 1], a stratified 1,000 / 100 split, and Gaussian
+    noise of sigma 0.25 drawn from ``RandomState(0)``, test images first.
+    Returns the clean and the noisy training and test images.
+    """
     X, y = load_digits(return_X_y=True)
-    X = MinMaxScaler().fit_transform(X)
-    X_train, X_test, _, _ = train_test_split(
-        X, y, stratify=y, random_state=0, train_size=1_000, test_size=100
-    )
+    X_train, X_test = train_test_split(
+        MinMaxScaler().fit_transform(X), stratify=y, random_state=0,
+        train_size=1_000, test_size=100,
+    )  # fmt: skip
     rng = np.random.RandomState(0)
-    X_test_noisy = X_test + rng.normal(scale=0.25, size=X_test.shape)
-    X_train_noisy = X_train + rng.normal(scale=0.25, size=X_train.shape)
+    X_test_noisy, X_train_noisy = (
+        x + rng.normal(scale=0.25, size=x.shape) for x in (X_test, X_train)
+    )
+    return X_train, X_test, X_train_noisy, X_test_noisy
+
+
+def digits_bar(epochs, random_state):
+    X_train, X_test, X_train_noisy, X_test_noisy = noisy_digits()
     ae = dict(n_components=32, hidden_layer_sizes=(256, 128), epochs=epochs,
               batch_size=32, random_state=random_state)  # fmt: skip
     # (name, estimator, training data): the PCAs see noisy training images only,
@@ -120,12 +98,10 @@ def digits_bar(epochs, random_state):
     ]  # fmt: skip
     results = {"noisy input": float(np.mean((X_test_noisy - X_test) ** 2))}
     for name, est, data in contenders:
-        start = time.perf_counter()
-        est.fit(data)
+        fit_s, _ = common.timed(lambda est=est, data=data: est.fit(data))
         recon = est.inverse_transform(est.transform(X_test_noisy))
         results[name] = float(np.mean((recon - X_test) ** 2))
-        log(f"  digits {name}: mse {results[name]:.4f} "
-            f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+        common.log(f"  digits {name}: mse {results[name]:.4f} ({fit_s:.1f} s)")
     bar = results["denoising autoencoder"] < min(
         results["PCA(32)"], results["KernelPCA(400)"]
     )
@@ -148,9 +124,9 @@ def markdown(result):
         "",
         f"- reduction: autoencoder MSE / PCA(32) MSE = "
         f"{m['reduction_mse_ratio']:.3f} (bar <= 0.45: "
-        f"{'met' if m['reduction_bar_met'] else 'NOT met'})",
+        f"{common.met(m['reduction_bar_met'])})",
         f"- denoising: PSNR gain over PCA(32) = {m['denoising_psnr_gain_db']:.2f} dB "
-        f"(bar >= 3 dB: {'met' if m['denoising_bar_met'] else 'NOT met'})",
+        f"(bar >= 3 dB: {common.met(m['denoising_bar_met'])})",
         "",
         "| digits, scikit-learn's denoising settings | test MSE |",
         "|---|---:|",
@@ -158,21 +134,16 @@ def markdown(result):
     lines += [f"| {k} | {v:.4f} |" for k, v in result["digits"]["mse"].items()]
     lines.append(
         f"\n- digits: denoising autoencoder below PCA and KernelPCA: "
-        f"{'met' if result['digits']['bar_met'] else 'NOT met'}"
+        f"{common.met(result['digits']['bar_met'])}"
     )
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/mnist.npz"))
-    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser = common.arg_parser(__doc__, "5,000 MNIST rows, few epochs: smoke run")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--digits-epochs", type=int, default=100)
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument(
-        "--quick", action="store_true", help="5,000 MNIST rows, few epochs: smoke run"
-    )
     args = parser.parse_args(argv)
     n_train = 5_000 if args.quick else None
     epochs = 2 if args.quick else args.epochs
@@ -182,22 +153,15 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = {
-            "settings": {
-                "epochs": epochs,
-                "digits_epochs": digits_epochs,
-                "quick": args.quick,
-                "recipe": RECIPE,
-            },  # fmt: skip
+            "settings": {"epochs": epochs, "digits_epochs": digits_epochs,
+                         "quick": args.quick, "recipe": common.RECIPE,
+                         "noise": common.NOISE},
             "mnist": mnist_bars(args.data, epochs, n_train, args.random_state),
             "digits": digits_bar(digits_epochs, args.random_state),
-        }
+        }  # fmt: skip
     result["total_s"] = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps(result, indent=2, default=str))
-    table = markdown(result)
-    (args.out / "quality.md").write_text(table)
-    print(table)
-    print(f"total {result['total_s'] / 60:.1f} min")
+    common.write_results(args.out, "quality", result, markdown(result))
+    common.log(f"total {result['total_s'] / 60:.1f} min")
 
 
 if __name__ == "__main__":

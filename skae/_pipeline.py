@@ -2,17 +2,20 @@
 
 Keras's TensorFlow backend feeds a ``keras.utils.PyDataset`` through
 ``tf.data.Dataset.from_generator``. Measured on MNIST (784-256-128-32, batch
-256, 2 CPUs; ``benchmarks/run.py``), that costs an epoch about twice the time
-of a plain Keras fit on arrays, mostly in the kernel (page faults), and leaves
-the process slower for every later fit. Producing the same batches from a
-tf.data pipeline, ``range(n_batches).map(numpy_function(batches[i]))``, costs
-what a plain Keras fit costs and leaves no trace.
+256, 2 CPUs; ``benchmarks/perf_overhead.py``), that costs an epoch about
+twice the time of a plain Keras fit on arrays, mostly in the kernel (page
+faults), and leaves the process slower for every later fit. Producing the same
+batches from a tf.data pipeline,
+``range(n_batches).map(numpy_function(batches[i]))``, costs what a plain Keras
+fit costs and leaves no trace.
 
 The batches are those of :class:`skae._data.Batches`, built by the same code:
 the same rows in the same order, converted to the model's dtype one batch at a
 time, with the same noise and targets. A memmap or sparse ``X`` is read one
 batch at a time as before; nothing is copied whole. Training on either path
-gives bitwise the same model. Other backends get the ``PyDataset`` itself.
+gives bitwise the same model. Other backends get the ``PyDataset`` itself, and
+so does TensorFlow when :func:`fit_input` is called with ``tf_data=False``
+(the benchmark and the tests compare the two feeds that way).
 
 The epoch's row order is read when a batch is built, and Keras builds the
 batches of an epoch only after ``on_epoch_begin`` (where training calls
@@ -22,17 +25,16 @@ a dataset whose length it knows.
 
 from __future__ import annotations
 
-#: Feed TensorFlow a tf.data pipeline (True) or the ``PyDataset`` (False, the
-#: path of the other backends); the benchmark and the tests compare the two.
-USE_TF_DATA = True
 
-
-def fit_input(batches):
+def fit_input(batches, *, tf_data=True):
     """Return what ``Model.fit`` should be given to train on ``batches``.
 
     Parameters
     ----------
     batches : skae._data.Batches
+    tf_data : bool, default=True
+        On TensorFlow, feed a tf.data pipeline (True) or ``batches`` itself,
+        the ``PyDataset`` (False). Other backends always get ``batches``.
 
     Returns
     -------
@@ -40,7 +42,7 @@ def fit_input(batches):
     """
     import keras
 
-    if not USE_TF_DATA or keras.backend.backend() != "tensorflow":
+    if not tf_data or keras.backend.backend() != "tensorflow":
         return batches
     return tf_dataset(batches)
 

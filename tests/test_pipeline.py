@@ -1,10 +1,12 @@
+import functools
+
 import keras
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from scipy import sparse
 
-from skae import AutoencoderTransformer, _pipeline
+from skae import AutoencoderTransformer, _pipeline, _training
 from skae._data import Batches
 from skae._noise import corrupt
 
@@ -61,20 +63,50 @@ def test_dataset_keeps_noise_and_multi_output_targets():
     assert total.shape == (4, 1)
 
 
-def test_other_backends_get_the_pydataset(monkeypatch):
+def test_other_backends_and_tf_data_false_get_the_pydataset(monkeypatch):
     b = Batches(np.ones((4, 2)), np.arange(4), 2, dtype="float32")
     assert isinstance(_pipeline.fit_input(b), tf.data.Dataset)
+    assert _pipeline.fit_input(b, tf_data=False) is b
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     assert _pipeline.fit_input(b) is b
+    assert _pipeline.fit_input(b, tf_data=True) is b
+
+
+def test_the_two_feeds_train_a_keras_model_bitwise_alike(X_small):
+    # fit_input's parameter alone picks the feed: no module state changes.
+    w = np.random.default_rng(1).uniform(0.1, 3, size=len(X_small))
+    weights = []
+    for tf_data in (True, False):
+        b = Batches(X_small, np.arange(len(X_small)), 16, dtype="float32",
+                    sample_weight=w, seed=0)  # fmt: skip
+        inputs = keras.Input((X_small.shape[1],))
+        init = keras.initializers.GlorotUniform(seed=0)
+        hidden = keras.layers.Dense(4, "relu", kernel_initializer=init)(inputs)
+        model = keras.Model(
+            inputs, keras.layers.Dense(10, kernel_initializer=init)(hidden)
+        )
+        model.compile(optimizer="adam", loss="mse")
+        set_epoch = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs, b=b: b.set_epoch(epoch)
+        )
+        model.fit(_pipeline.fit_input(b, tf_data=tf_data), epochs=3, verbose=0,
+                  shuffle=False, callbacks=[set_epoch])  # fmt: skip
+        weights.append(model.get_weights())
+    for w_a, w_b in zip(*weights, strict=True):
+        assert_array_equal(w_a, w_b)
 
 
 def fit_both_ways(monkeypatch, X, fit=None, **params):
-    """Weights, loss curve and validation scores from the two data paths."""
+    """Weights, loss curve and validation scores from the two data paths.
+
+    Training calls ``fit_input(batches)``; here it gets ``tf_data`` passed on.
+    """
     defaults = dict(n_components=2, hidden_layer_sizes=(8,), epochs=3, batch_size=16,
                     random_state=0)  # fmt: skip
     out = []
     for tf_data in (True, False):
-        monkeypatch.setattr(_pipeline, "USE_TF_DATA", tf_data)
+        feed = functools.partial(_pipeline.fit_input, tf_data=tf_data)
+        monkeypatch.setattr(_training, "fit_input", feed)
         ae = AutoencoderTransformer(**{**defaults, **params})
         fit(ae, X) if fit else ae.fit(X)
         out.append((ae.model_.get_weights(), ae.loss_curve_, ae.validation_scores_))

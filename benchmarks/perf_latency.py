@@ -1,0 +1,125 @@
+"""Section 5: ``transform`` latency against ``PCA.transform``.
+
+``transform`` of 1 to 10,000 MNIST rows (784 -> 32) by a fitted skae
+autoencoder and by ``PCA``, calls interleaved after a warm-up; with where
+skae's time goes (the bare Keras ``predict_on_batch`` and scikit-learn's
+``validate_data``), and, for up to 100 rows, what Keras's ``predict`` would
+cost in its place. Bars: one row <= 1 ms; <= 10x PCA at every size.
+"""
+
+import common
+import numpy as np
+from sklearn.decomposition import PCA
+
+#: Each setting in the full run and with ``--quick``: the row counts, the
+#: calls timed (fewer for larger inputs), the warm-up calls, and the calls of
+#: Keras's ``predict`` for inputs of at most ``predict_max_rows`` rows.
+SETTINGS = {
+    "rows": ((1, 10, 100, 10_000), (1, 10, 100, 10_000)),
+    "repeats": (300, 10),
+    "min_repeats": (20, 3),
+    "warmup": (10, 1),
+    "predict_repeats": (20, 2),
+    "predict_max_rows": (100, 100),
+}
+
+
+def measure(s):
+    from sklearn.utils.validation import validate_data
+
+    X = common.load_rows(s["train_npy"], 2048)
+    ae = common.skae_fit(
+        X, n_components=common.N_COMPONENTS, hidden_layer_sizes=common.HIDDEN, epochs=1
+    )
+    pca = PCA(common.N_COMPONENTS, random_state=0).fit(X)
+    X_all = common.load_rows(s["train_npy"])
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in s["rows"]:
+        Xn = X_all[rng.integers(len(X_all), size=n)]
+        reps = max(s["min_repeats"], s["repeats"] // max(1, n // 100))
+        # skae.transform, PCA.transform, and where skae's time goes: the bare
+        # Keras call and scikit-learn's input checks.
+        times = common.timings(
+            [
+                lambda Xn=Xn: ae.transform(Xn),
+                lambda Xn=Xn: pca.transform(Xn),
+                lambda Xn=Xn: ae.encoder_.predict_on_batch(Xn),
+                lambda Xn=Xn: validate_data(ae, Xn, reset=False, dtype="numeric"),
+            ],
+            reps,
+            warmup=min(s["warmup"], reps),
+        )
+        t_ae, t_pca, t_keras, t_check = map(common.median, times)
+        # Keras's own predict: a loop built for many batches (timed apart: it
+        # costs about 100 ms a call).
+        t_predict = None
+        if n <= s["predict_max_rows"]:
+            (t,) = common.timings(
+                [lambda Xn=Xn: ae.encoder_.predict(Xn, verbose=0)],
+                s["predict_repeats"],
+            )
+            t_predict = common.median(t)
+        rows.append(
+            {
+                "rows": n,
+                "repeats": reps,
+                "skae_ms": 1e3 * t_ae,
+                "pca_ms": 1e3 * t_pca,
+                "ratio_to_pca": t_ae / t_pca,
+                "keras_predict_on_batch_ms": 1e3 * t_keras,
+                "sklearn_validate_data_ms": 1e3 * t_check,
+                "keras_predict_ms": None if t_predict is None else 1e3 * t_predict,
+            }
+        )
+        common.log(
+            f"  transform {n} rows: skae {1e3 * t_ae:.3f} ms, PCA {1e3 * t_pca:.3f} ms"
+        )
+    one = rows[0]
+    return {
+        "table": rows,
+        "one_row_bar_met": bool(one["rows"] == 1 and one["skae_ms"] <= 1.0),
+        "ratio_bar_met_all_sizes": bool(all(r["ratio_to_pca"] <= 10 for r in rows)),
+        "ratio_bar_met_by_rows": {
+            str(r["rows"]): bool(r["ratio_to_pca"] <= 10) for r in rows
+        },
+    }
+
+
+TITLE = "5. Transform latency (784 -> 32)"
+
+
+def bars(la):
+    return {
+        "5. transform of one row <= 1 ms": la["one_row_bar_met"],
+        "5. transform <= 10x PCA (every size)": la["ratio_bar_met_all_sizes"],
+    }
+
+
+def _ms(value, digits=3):
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def render(la):
+    out = common.md_table(
+        ["rows", "skae.transform (ms)", "PCA.transform (ms)", "ratio",
+         "of which Keras predict_on_batch (ms)", "sklearn validate_data (ms)",
+         "Keras predict, instead (ms)"],
+        [
+            [x["rows"], _ms(x["skae_ms"]), _ms(x["pca_ms"]),
+             _ms(x["ratio_to_pca"], 1), _ms(x["keras_predict_on_batch_ms"]),
+             _ms(x["sklearn_validate_data_ms"]), _ms(x["keras_predict_ms"], 1)]
+            for x in la["table"]
+        ],
+        align="r",
+    )  # fmt: skip
+    bad = [k for k, v in la["ratio_bar_met_by_rows"].items() if not v]
+    out.append(
+        f"\nMedians of interleaved calls after warm-up; Keras's `predict` (what "
+        f"skae's transform avoids) timed apart. One row <= 1 ms: "
+        f"{common.met(la['one_row_bar_met'])}. <= 10x PCA at every size: "
+        f"{common.met(la['ratio_bar_met_all_sizes'])}"
+        + (f" (missed at {', '.join(bad)} rows)" if bad else "")
+        + ".\n"
+    )
+    return "\n".join(out)
