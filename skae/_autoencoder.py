@@ -15,13 +15,7 @@ import numpy as np
 from ._base import BaseAutoencoder
 from ._compat import HasMethods, Interval, StrOptions
 from ._noise import NOISE_KINDS
-
-ACTIVATIONS = frozenset(
-    {"elu", "gelu", "leaky_relu", "linear", "relu", "selu", "sigmoid", "softplus",
-     "swish", "tanh"}
-)  # fmt: skip
-_OPTIMIZERS = frozenset({"adagrad", "adam", "adamw", "nadam", "rmsprop", "sgd"})
-_LOSSES = frozenset({"binary_crossentropy", "huber", "log_cosh", "mae", "mse"})
+from ._validation import ACTIVATIONS, LOSSES, OPTIMIZERS
 
 
 def _positive_ints(values, name, estimator):
@@ -296,9 +290,9 @@ or None, default=None
         "decoder": [callable, None],
         "activation": [StrOptions(ACTIVATIONS)],
         "output_activation": [StrOptions(ACTIVATIONS | {"auto"})],
-        "loss": [StrOptions(_LOSSES), callable],
+        "loss": [StrOptions(LOSSES), callable],
         "optimizer": [
-            StrOptions(_OPTIMIZERS),
+            StrOptions(set(OPTIMIZERS)),
             HasMethods(["apply_gradients", "get_config"]),
         ],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],

@@ -149,6 +149,38 @@ class Checkpoint:
         finally:
             self._release()
 
+    @classmethod
+    def for_fit(cls, directory, settings, X, *, first_epoch, seed=None):
+        """Return the checkpoint of a fit of ``X`` with ``settings``.
+
+        The fingerprint holds the settings, the data's shape and
+        :func:`data_fingerprint`, and the epoch the fit starts at.
+        """
+        fingerprint = {
+            **settings,
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            "data": data_fingerprint(X),
+            "first_epoch": first_epoch,
+        }
+        # Through JSON once, so that it compares equal to what is read back.
+        fingerprint = json.loads(json.dumps(fingerprint, default=repr))
+        return cls(directory, fingerprint, seed=seed)
+
+    def resume_or_start(self, seed):
+        """Return the seed to train with: a resumed checkpoint's, or ``seed``.
+
+        A new checkpoint is started with ``seed``. A warm start (``seed``
+        given to the constructor) was checked on entering the context.
+        """
+        if self.seed is not None:
+            return self.seed
+        resumed = self.load()
+        if resumed is None:
+            self.start(seed)
+            return seed
+        return resumed
+
     def _name(self):
         return f"checkpoint_dir={str(self.directory)!r}"
 

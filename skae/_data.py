@@ -13,6 +13,7 @@ keep it all mapped.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import keras
 import numpy as np
@@ -20,12 +21,16 @@ from scipy import sparse
 
 from ._memmap import Pages
 from ._models import OUTPUT_DTYPE
+from ._noise import corrupt
+from ._random import (
+    NOISE_STREAM,
+    SPLIT_STREAM,
+    VALIDATION_NOISE_STREAM,
+    epoch_rng,
+)
 
 #: Rows per call when a fitted model is applied to data (transform, score).
 INFERENCE_BATCH = 4096
-
-#: Random streams drawn from one seed: shuffling is stream 0 (``epoch_rng``).
-NOISE_STREAM, VALIDATION_NOISE_STREAM = 2, 3
 
 
 def as_dtype(x, dtype) -> np.ndarray:
@@ -37,11 +42,6 @@ def as_dtype(x, dtype) -> np.ndarray:
     if sparse.issparse(x):
         x = x.toarray()
     return np.ascontiguousarray(x, dtype=dtype)
-
-
-def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
-    """Return the generator of one random stream at one epoch."""
-    return np.random.default_rng([seed, epoch, stream])
 
 
 class Batches(keras.utils.PyDataset):
@@ -110,9 +110,7 @@ class Batches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.sample_weight = sample_weight
         self.seed = seed
-        self._pages = (
-            Pages(X, random_rows=shuffle) if isinstance(X, np.ndarray) else None
-        )
+        self._pages = None  # set up by the first batch: see _read
         # The epoch and its row order, replaced together: batches may be built
         # on other threads (a tf.data pipeline) while ``set_epoch`` runs.
         self._state = (first_epoch, self._draw_order(first_epoch))
@@ -134,8 +132,7 @@ class Batches(keras.utils.PyDataset):
         epoch, order = self._state
         rows = order[i * self.batch_size : (i + 1) * self.batch_size]
         x = as_dtype(self.X[rows], self.dtype)
-        if self._pages is not None:
-            self._pages.read(len(rows))
+        self._read(len(rows))
         x_in = x
         if self.corrupt is not None:
             rng = np.random.default_rng([self.seed, epoch, self.stream, i])
@@ -144,6 +141,19 @@ class Batches(keras.utils.PyDataset):
         if self.sample_weight is None:
             return x_in, y
         return x_in, y, as_dtype(self.sample_weight[rows], self.dtype)
+
+    def _read(self, n_rows):
+        """Count rows read from a memory-mapped ``X`` (``_memmap.Pages``).
+
+        Building the batches reads nothing of ``X``; the first batch sets up
+        the page accounting. Batches built on several threads at once may
+        each set one up: the spare is dropped, and pages are still released.
+        """
+        if not isinstance(self.X, np.ndarray):
+            return
+        if self._pages is None:
+            self._pages = Pages(self.X, random_rows=self.shuffle)
+        self._pages.read(n_rows)
 
     def set_epoch(self, epoch):
         """Serve the rows of ``epoch`` (counted over the model's whole life).
@@ -174,3 +184,72 @@ def map_batches(
         if pages is not None:
             pages.read(stop - start)
     return out
+
+
+def split_validation(n_samples, validation_fraction, seed):
+    """Split ``range(n_samples)`` into shuffled train and validation indices."""
+    n_val = max(1, round(n_samples * validation_fraction))
+    if n_samples - n_val < 1:
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction="
+            f"{validation_fraction} of the samples, which leaves no sample to "
+            f"train on with n_samples={n_samples}. Provide more samples or set "
+            "early_stopping=False."
+        )
+    order = epoch_rng(seed, 0, SPLIT_STREAM).permutation(n_samples)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def corruption(config, dtype):
+    """Return the batch corruption function of ``config.noise``, or None.
+
+    Salt and pepper sets values to their feature's extremes in the training
+    data, ``config.noise_range`` (recorded by validation: no second pass).
+    """
+    if config.noise is None:
+        return None
+    low = high = None
+    if config.noise == "salt_and_pepper":
+        low, high = (np.asarray(v, dtype=dtype) for v in config.noise_range)
+    return partial(
+        corrupt, kind=config.noise, level=config.noise_level, low=low, high=high,
+        clip=config.noise_clip,
+    )  # fmt: skip
+
+
+def training_batches(X, sample_weight, config, *, dtype, seed, first_epoch):
+    """Return the training and validation :class:`Batches` of one session.
+
+    ``config`` (a ``_training.TrainingConfig``) gives the batch size, the
+    noise, the targets and, with early stopping, the share of rows held out
+    (their batches are None without it). Sample weights are scaled to mean 1
+    over the training rows, so that the loss is the weighted mean: the same
+    as training on rows repeated ``sample_weight`` times.
+    """
+    noisy = corruption(config, dtype)
+    train_idx, val_batches = np.arange(X.shape[0]), None
+    common = dict(
+        dtype=dtype, sample_weight=sample_weight, seed=seed, corrupt=noisy,
+        targets=config.targets,
+    )  # fmt: skip
+    if config.early_stopping:
+        train_idx, val_idx = split_validation(
+            X.shape[0], config.validation_fraction, seed
+        )
+        val_batches = Batches(
+            X, val_idx, config.batch_size, shuffle=False,
+            stream=VALIDATION_NOISE_STREAM, **common,
+        )  # fmt: skip
+    if sample_weight is not None:
+        total = float(np.sum(sample_weight[train_idx], dtype=np.float64))
+        if total <= 0:
+            raise ValueError(
+                "sample_weight sums to zero over the training samples; at "
+                "least one sample needs a positive weight."
+            )
+        common["sample_weight"] = sample_weight * (len(train_idx) / total)
+    batches = Batches(
+        X, train_idx, min(config.batch_size, len(train_idx)),
+        first_epoch=first_epoch, **common,
+    )  # fmt: skip
+    return batches, val_batches

@@ -128,3 +128,43 @@ def describe(distribution) -> str:
         str(d).rsplit("/", 1)[-1].lower().removeprefix("device:") for d in devices
     )
     return f"distributed: {type(distribution).__name__}({names})"
+
+
+def choose(device: str, distribution=None) -> str:
+    """Return the ``device_`` of a new model: where it is built and trained.
+
+    With a ``distribution``, a description of its devices; otherwise
+    :func:`resolve` of ``device``.
+    """
+    if distribution is not None:
+        return describe(distribution)
+    return resolve(device)
+
+
+def placement(device_: str):
+    """Return a context placing Keras work on ``device_``.
+
+    A distributed estimator's own model lives on the default device; only
+    training runs under the distribution.
+    """
+    import contextlib
+
+    import keras
+
+    if device_.startswith("distributed"):
+        return contextlib.nullcontext()
+    return keras.device(device_)
+
+
+def restore(device_: str | None, device: str) -> str:
+    """Return where a model fitted on ``device_`` runs in this process.
+
+    The one rule for pickles and ``skae.load``: the device the model was
+    fitted on when this machine has it, else what ``"auto"`` gives (a model
+    fitted on a GPU loads and transforms on a machine without one). A model
+    trained under a distribution, or a file that did not record ``device_``,
+    goes by the ``device`` parameter instead.
+    """
+    if device_ is None or device_.startswith("distributed"):
+        device_ = device
+    return resolve(device_, strict=False)

@@ -92,7 +92,8 @@ def column_range(X):
     Both are float64 whatever the dtype of ``X``, so that arithmetic on them
     (a range's width) cannot wrap around as it would in an integer dtype.
     A memory-mapped ``X`` is read in chunks of rows whose pages are released
-    as the pass goes, so that the pass does not map the whole file.
+    as the pass goes, so that the pass does not map the whole file, and
+    what stays mapped at the end is released too.
     """
     pages = Pages(X, random_rows=False) if isinstance(X, np.ndarray) else None
     if pages is None or pages.mapping is None or X.ndim != 2 or not len(X):
@@ -106,6 +107,8 @@ def column_range(X):
             np.minimum(low, chunk.min(axis=0), out=low)
             np.maximum(high, chunk.max(axis=0), out=high)
             pages.read(len(chunk))
+    if isinstance(X, np.ndarray):
+        release(X)
     return np.ravel(low).astype(np.float64), np.ravel(high).astype(np.float64)
 
 

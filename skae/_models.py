@@ -15,13 +15,10 @@ import keras
 import numpy as np
 
 from . import _layers
+from ._random import seed_from
 
 #: dtype of everything skae returns, whatever precision the model computes in.
 OUTPUT_DTYPE = "float32"
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(np.iinfo(np.int32).max))
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class Architecture:
         return keras.regularizers.L2(self.alpha) if self.alpha > 0 else None
 
     def _init(self, rng):
-        return keras.initializers.GlorotUniform(seed=_seed(rng))
+        return keras.initializers.GlorotUniform(seed=seed_from(rng))
 
     def _hidden(self, x, layer_class, *args, rng, name, **kwargs):
         """One hidden layer, then batch normalization, activation and dropout."""
@@ -75,7 +72,10 @@ class Architecture:
             )(x)
         if self.dropout > 0:
             x = keras.layers.Dropout(
-                self.dropout, seed=_seed(rng), dtype=self.dtype, name=f"{name}_dropout"
+                self.dropout,
+                seed=seed_from(rng),
+                dtype=self.dtype,
+                name=f"{name}_dropout",
             )(x)
         return x
 
@@ -239,7 +239,7 @@ def _user_half(spec, args, *, rng, role):
     """
     if isinstance(spec, keras.layers.Layer):
         return _copy_half(spec), spec
-    return _call_builder(spec, args, _seed(rng), role), None
+    return _call_builder(spec, args, seed_from(rng), role), None
 
 
 def build_autoencoder(
@@ -308,7 +308,7 @@ def build_autoencoder(
             inputs, decoder_model(encoder_model(inputs)), name="autoencoder"
         )
     mean, log_var = encoder_model(inputs)
-    z = _layers.GaussianSample(seed=_seed(rng), dtype=arch.io_dtype, name="sample")(
+    z = _layers.GaussianSample(seed=seed_from(rng), dtype=arch.io_dtype, name="sample")(
         [mean, log_var]
     )
     kl = _layers.GaussianKL(dtype=arch.io_dtype, name="kl_divergence")([mean, log_var])
@@ -453,63 +453,3 @@ def apply(model: keras.Model, x: np.ndarray, dtype=OUTPUT_DTYPE) -> np.ndarray:
     ~60 ms.
     """
     return np.asarray(model.predict_on_batch(x), dtype=dtype)
-
-
-def random_states(model: keras.Model) -> list:
-    """Return the variables of ``model``'s random generators (dropout seeds).
-
-    Keras keeps them out of ``get_weights`` and weight files; saving and
-    restoring them makes training after a restore draw the same dropout masks
-    as training that never stopped.
-    """
-    weights = {id(v) for v in model.weights}
-    return [v for v in model.variables if id(v) not in weights]
-
-
-def get_state(model: keras.Model) -> dict:
-    """Return a picklable description of ``model``: its config and weights.
-
-    The optimizer's variables are included when the model has been compiled
-    and trained, so training resumes where it stopped after a round-trip.
-    """
-    state = {
-        "config": keras.saving.serialize_keras_object(model),
-        "weights": model.get_weights(),
-        "random_states": [v.numpy() for v in random_states(model)],
-        "optimizer": None,
-    }
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
-        state["optimizer"] = [v.numpy() for v in optimizer.variables]
-    return state
-
-
-def from_state(state: dict) -> keras.Model:
-    """Rebuild a model from :func:`get_state` (the optimizer is restored later).
-
-    See :func:`restore_optimizer`.
-    """
-    try:
-        model = keras.saving.deserialize_keras_object(state["config"])
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"The Keras model could not be rebuilt: {exc}\nIf it holds layers "
-            "or models of your own classes, decorate each class with "
-            "@keras.saving.register_keras_serializable() and import its "
-            "module before loading."
-        ) from exc
-    model.set_weights(state["weights"])
-    variables = random_states(model)
-    for variable, value in zip(variables, state["random_states"], strict=True):
-        variable.assign(value)
-    return model
-
-
-def restore_optimizer(model: keras.Model, values) -> None:
-    """Build ``model.optimizer`` and load the variable values saved with it."""
-    if values is None:
-        return
-    optimizer = model.optimizer
-    optimizer.build(model.trainable_variables)
-    for variable, value in zip(optimizer.variables, values, strict=True):
-        variable.assign(value)

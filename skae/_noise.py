@@ -11,10 +11,10 @@ import math
 from numbers import Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from ._compat import Interval, StrOptions, validate_params
+from ._random import draw_seed
 
 NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
 
@@ -108,7 +108,8 @@ def add_noise(X, kind, level, random_state=None, *, clip=None):
         Noise standard deviation (gaussian) or share of values corrupted
         (masking, salt and pepper; at most 1).
     random_state : int, RandomState instance or None, default=None
-        Seeds the noise.
+        Seeds the noise. None draws fresh entropy from the operating system
+        (NumPy's global generator is not touched).
     clip : tuple (low, high) or None, default=None
         Clip the result to this range, e.g. ``(0, 1)`` for images.
 
@@ -129,5 +130,5 @@ def add_noise(X, kind, level, random_state=None, *, clip=None):
     X = check_array(X, dtype=[np.float64, np.float32])
     check_level(kind, level)
     check_clip(clip)
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return corrupt(X, kind, level, np.random.default_rng(seed), clip=clip)
+    rng = np.random.default_rng(draw_seed(random_state))
+    return corrupt(X, kind, level, rng, clip=clip)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoencoderTransformer
 from ._compat import Interval
+from ._random import draw_seed
 
 
 class VariationalAutoencoderTransformer(AutoencoderTransformer):
@@ -231,13 +231,11 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             self.posterior_.inputs[0], self.posterior_.outputs[0], name="encoder_mean"
         )
         self.decoder_ = model.get_layer("decoder")
-        self._n_features_out = int(self.n_components)
 
-    def _train(self, X, sample_weight, epochs, early_stopping, checkpoint=None):
-        result = super()._train(X, sample_weight, epochs, early_stopping, checkpoint)
+    def _record(self, result):
+        super()._record(result)
         self.reconstruction_loss_curve_ = self.history_.get("reconstruction_loss", [])
         self.kl_loss_curve_ = self.history_.get("kl_loss", [])
-        return result
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -245,22 +243,6 @@ distribution, verbose, warm_start : see AutoencoderTransformer
         return state
 
     # -- using a fitted model --------------------------------------------------
-
-    def score_samples(self, X):
-        """Minus the training objective of each sample, at the posterior mean.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to reconstruct.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            ``-(loss(x, decode(mean)) + beta * KL(q(z|x) || N(0, I)) /
-            n_features)``, with the training ``loss``; higher is better.
-        """
-        return super().score_samples(X)
 
     def _row_losses(self, x):
         out = self.model_.predict_on_batch(x)
@@ -294,12 +276,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
-        if random_state is None:
-            rng = np.random.default_rng()
-        else:
-            rng = np.random.default_rng(
-                check_random_state(random_state).randint(np.iinfo(np.int32).max)
-            )
+        rng = np.random.default_rng(draw_seed(random_state))
         codes = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(codes)
 

@@ -311,7 +311,7 @@ def test_early_stopping_stops_and_restores_best(digits):
     # No later epoch beat the first by tol: the first epoch's weights are back.
     assert ae.best_validation_score_ == ae.validation_scores_[0]
     assert ae.validation_scores_[0] < max(ae.validation_scores_)
-    from skae._training import split_validation
+    from skae._data import split_validation
 
     _, val = split_validation(len(X), 0.2, ae._seed)
     assert ae.score(X[val]) == pytest.approx(ae.best_validation_score_, rel=1e-4)

@@ -56,9 +56,9 @@ def test_batches_of_a_released_memmap_are_unchanged(tmp_path, monkeypatch):
     X = np.load(path, mmap_mode="r")
     b = Batches(np.asarray(X), np.arange(200), 7, dtype="float32", seed=0)
     ref = Batches(np.array(X), np.arange(200), 7, dtype="float32", seed=0)
-    assert b._pages.mapping is not None
     for i in range(len(b)):
         assert_array_equal(b[i][0], ref[i][0])
+    assert b._pages.mapping is not None  # set up by the first batch
 
 
 def test_column_range_of_a_memmap_reads_in_released_chunks(tmp_path, monkeypatch):

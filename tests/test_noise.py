@@ -116,12 +116,15 @@ def test_denoising_autoencoder_denoises_better():
 
 
 def test_noise_clip_bounds_the_training_inputs(X):
-    from skae._training import _corruption
+    from types import SimpleNamespace
 
-    corrupt = _corruption(X, "gaussian", 5.0, (0.0, 1.0), "float32")
+    from skae._data import corruption
+
+    config = SimpleNamespace(noise="gaussian", noise_level=5.0, noise_clip=(0.0, 1.0))
+    corrupt = corruption(config, "float32")
     out = corrupt(X.astype(np.float32), rng=np.random.default_rng(0))
     assert out.dtype == np.float32 and out.min() == 0 and out.max() == 1
-    assert _corruption(X, None, 5.0, (0.0, 1.0), "float32") is None
+    assert corruption(SimpleNamespace(noise=None), "float32") is None
 
 
 def test_noise_clip_reaches_training(digits):
