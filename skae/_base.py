@@ -94,7 +94,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         y : None
             Ignored; present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each sample in the loss.
+            Weight of each sample in the loss: weights ``w`` train the model
+            that rows repeated ``w`` times would.
 
         Returns
         -------
@@ -345,7 +346,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to encode.
+            Data to encode, scaled like the training data (values far outside
+            the training range get an ``OutOfRangeWarning``).
 
         Returns
         -------

@@ -18,9 +18,11 @@ import time
 import warnings
 from pathlib import Path
 
+from ._noise import NOISE_KINDS, check_level
+
 REDUCERS = ("pca", "autoencoder", "kernel_pca")
 DATASETS = ("digits", "mnist", "fashion_mnist")
-NOISES = ("none", "gaussian", "masking", "salt_and_pepper")
+NOISES = ("none", *NOISE_KINDS)
 #: ``--noise-level`` when ``--noise`` is given without it.
 DEFAULT_NOISE_LEVEL = 0.3
 #: What ``compare`` may write to ``--out``.
@@ -44,40 +46,24 @@ class _CommandError(Exception):
     """A failure reported as one ``skae compare: error: ...`` line, status 2."""
 
 
-class _Interrupted(Exception):
-    """Ctrl-C during the comparison; the message says what was kept."""
+def _number(kind, what, low, high=math.inf):
+    """Return an argument type: a finite ``kind`` from ``low`` to ``high``."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (low <= value <= high and value != math.inf):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= _MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer from 0 to {_MAX_SEED}, got {text!r}"
-        )
-    return value
+_positive_int = _number(int, "a positive integer", 1)
+_non_negative_float = _number(float, "a finite number >= 0", 0)
+_seed = _number(int, f"an integer from 0 to {_MAX_SEED}", 0, _MAX_SEED)
 
 
 def build_parser():
@@ -97,63 +83,63 @@ def build_parser():
         "error is one line on stderr with exit status 2 (130 after Ctrl-C); "
         "--traceback shows where a failure inside a fit or a figure happened.",
     )
-    cmp.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits (bundled with scikit-learn, default), mnist, fashion_mnist, "
-        "or a path to a .npz in Keras's layout",
-    )
-    cmp.add_argument(
-        "--n-components", type=_positive_int, nargs="+", default=[2, 4, 8, 16, 32],
-        metavar="K",
-        help="code widths to compare (default: 2 4 8 16 32); PCA takes at most "
-        "min(training rows, features)",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--reducers", nargs="+", choices=REDUCERS, default=["pca", "autoencoder"],
-        help="which reducers to compare (default: pca autoencoder)",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--noise", choices=NOISES, default="none",
-        help="also measure denoising of test data corrupted with this noise; the "
-        "autoencoder is then trained as a denoising autoencoder",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--noise-level", type=_non_negative_float, default=None, metavar="LEVEL",
-        help="strength of --noise: the standard deviation for gaussian, the share "
-        f"of values hit (at most 1) for the others (default: {DEFAULT_NOISE_LEVEL}); "
-        "needs --noise",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--epochs", type=_positive_int, default=50,
-        help="training epochs of the autoencoder (default: 50)",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--hidden", type=_positive_int, nargs="*", default=[128, 64], metavar="UNITS",
-        help="hidden layer sizes of the autoencoder's encoder (default: 128 64)",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--batch-size", type=_positive_int, default=128,
-        help="the autoencoder's batch size (default: 128)",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--max-train", type=_positive_int, default=None, metavar="N",
-        help="use at most N training samples",
-    )  # fmt: skip
-    cmp.add_argument(
-        "--random-state", type=_seed, default=0, metavar="SEED",
-        help=f"seed of the split, the noise and the autoencoder, 0 to {_MAX_SEED} "
-        "(default: 0)",
-    )  # fmt: skip
-    cmp.add_argument("--out", type=Path, default=Path("results"), help="output folder")
-    cmp.add_argument(
-        "--verbose", action="store_true", help="show the autoencoder's epochs"
-    )
-    cmp.add_argument(
-        "--traceback", action="store_true",
-        help="on a failure inside a fit or a figure, show Python's traceback "
-        "instead of one line",
-    )  # fmt: skip
+    options = {
+        "--dataset": dict(
+            default="digits",
+            help="digits (bundled with scikit-learn, default), mnist, fashion_mnist, "
+            "or a path to a .npz in Keras's layout",
+        ),
+        "--n-components": dict(
+            type=_positive_int, nargs="+", default=[2, 4, 8, 16, 32], metavar="K",
+            help="code widths to compare (default: 2 4 8 16 32); PCA takes at most "
+            "min(training rows, features)",
+        ),
+        "--reducers": dict(
+            nargs="+", choices=REDUCERS, default=["pca", "autoencoder"],
+            help="which reducers to compare (default: pca autoencoder)",
+        ),
+        "--noise": dict(
+            choices=NOISES, default="none",
+            help="also measure denoising of test data corrupted with this noise; the "
+            "autoencoder is then trained as a denoising autoencoder",
+        ),
+        "--noise-level": dict(
+            type=_non_negative_float, default=None, metavar="LEVEL",
+            help="strength of --noise: the standard deviation for gaussian, the "
+            "share of values hit (at most 1) for the others (default: "
+            f"{DEFAULT_NOISE_LEVEL}); needs --noise",
+        ),
+        "--epochs": dict(
+            type=_positive_int, default=50,
+            help="training epochs of the autoencoder (default: 50)",
+        ),
+        "--hidden": dict(
+            type=_positive_int, nargs="*", default=[128, 64], metavar="UNITS",
+            help="hidden layer sizes of the autoencoder's encoder (default: 128 64)",
+        ),
+        "--batch-size": dict(
+            type=_positive_int, default=128,
+            help="the autoencoder's batch size (default: 128)",
+        ),
+        "--max-train": dict(
+            type=_positive_int, default=None, metavar="N",
+            help="use at most N training samples",
+        ),
+        "--random-state": dict(
+            type=_seed, default=0, metavar="SEED",
+            help=f"seed of the split, the noise and the autoencoder, 0 to "
+            f"{_MAX_SEED} (default: 0)",
+        ),
+        "--out": dict(type=Path, default=Path("results"), help="output folder"),
+        "--verbose": dict(action="store_true", help="show the autoencoder's epochs"),
+        "--traceback": dict(
+            action="store_true",
+            help="on a failure inside a fit or a figure, show Python's traceback "
+            "instead of one line",
+        ),
+    }  # fmt: skip
+    for flag, settings in options.items():
+        cmp.add_argument(flag, **settings)
     return parser
 
 
@@ -162,62 +148,55 @@ def _check_noise(args):
     if args.noise == "none":
         if args.noise_level is not None:
             raise _CommandError(
-                "argument --noise-level: needs --noise (gaussian, masking or "
-                "salt_and_pepper); without it nothing is corrupted"
+                f"argument --noise-level: needs --noise ({', '.join(NOISE_KINDS)}); "
+                "without it nothing is corrupted"
             )
         return None, DEFAULT_NOISE_LEVEL
     level = DEFAULT_NOISE_LEVEL if args.noise_level is None else args.noise_level
-    if args.noise != "gaussian" and level > 1:
+    try:
+        check_level(args.noise, level, name="it")
+    except ValueError as exc:
         raise _CommandError(
-            f"argument --noise-level: for {args.noise} it is the share of values "
-            f"hit, at most 1; got {level}"
-        )
+            f"argument --noise-level: {_one_line(exc, False).rstrip('.')}"
+        ) from exc
     return args.noise, level
 
 
 def _load(dataset, random_state):
-    """Return (X_train, X_test, y_test, image_shape or None)."""
+    """Return (X_train, X_test, image_shape or None)."""
     from . import datasets
 
     path = Path(dataset)
     if dataset not in DATASETS and not path.suffix and not path.exists():
-        raise _CommandError(  # a misspelt name rather than a missing file
-            f"argument --dataset: {dataset!r} is not digits, mnist, "
-            "fashion_mnist or a .npz file"
-        )
+        known = f"{', '.join(DATASETS)} or a .npz file"  # misspelt, not missing
+        raise _CommandError(f"argument --dataset: {dataset!r} is not {known}")
     try:
         if dataset == "digits":
             from sklearn.model_selection import train_test_split
 
             X, y = datasets.load_digits()
-            X_train, X_test, _, y_test = train_test_split(
-                X, y, test_size=0.2, random_state=random_state, stratify=y
+            X_train, X_test = train_test_split(
+                X, test_size=0.2, random_state=random_state, stratify=y
             )
-        elif dataset in ("mnist", "fashion_mnist"):
-            (X_train, _), (X_test, y_test) = getattr(datasets, f"load_{dataset}")()
+        elif dataset in DATASETS:
+            (X_train, _), (X_test, _) = getattr(datasets, f"load_{dataset}")()
         else:
-            (X_train, _), (X_test, y_test) = datasets.load_npz(dataset)
+            (X_train, _), (X_test, _) = datasets.load_npz(dataset)
     except (OSError, ValueError) as exc:  # DatasetUnavailableError is an OSError
-        raise _CommandError(
-            f"argument --dataset: {_one_line(exc, name=False)}"
-        ) from exc
+        raise _CommandError(f"argument --dataset: {_one_line(exc, False)}") from exc
     side = math.isqrt(X_train.shape[1])
     shape = (side, side) if side * side == X_train.shape[1] else None
-    return X_train, X_test, y_test, shape
+    return X_train, X_test, shape
 
 
 def _check_n_components(args, X_train):
     """Raise unless PCA (when compared) can give every ``--n-components``."""
-    if "pca" not in args.reducers:
-        return
-    n_rows, n_features = X_train.shape
-    limit = min(n_rows, n_features)
-    if max(args.n_components) > limit:
+    (n_rows, n_features), k = X_train.shape, max(args.n_components)
+    if "pca" in args.reducers and k > min(n_rows, n_features):
         raise _CommandError(
-            f"argument --n-components: {max(args.n_components)} is more than PCA "
-            f"can give here: at most {limit} = min({n_rows} training rows, "
-            f"{n_features} features); use smaller widths or leave pca out of "
-            "--reducers"
+            f"argument --n-components: {k} is more than PCA can give here: at most "
+            f"{min(n_rows, n_features)} = min({n_rows} training rows, {n_features} "
+            "features); use smaller widths or leave pca out of --reducers"
         )
 
 
@@ -246,6 +225,13 @@ def _one_line(exc, name=True):
     if not name:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _failed(what, exc, kept):
+    """Return the one-line error for ``exc`` inside ``what``."""
+    return _CommandError(
+        f"{what} failed: {_one_line(exc)} ({kept}; --traceback shows where it failed)"
+    )
 
 
 def _kept(out, done):
@@ -301,20 +287,13 @@ def _reducers(args, noise, noise_level):
     return {names[r]: make[r]() for r in dict.fromkeys(args.reducers)}
 
 
-def _format(value):
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _markdown(rows):
     columns = list(rows[0])
-    lines = [
-        "| " + " | ".join(columns) + " |",
-        "|" + "|".join("---" if c == "reducer" else "---:" for c in columns) + "|",
-    ]
-    lines += ["| " + " | ".join(_format(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    cells = [[f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in columns]
+             for r in rows]  # fmt: skip
+    head, *body = (f"| {' | '.join(line)} |" for line in (columns, *cells))
+    rule = "|".join("---" if c == "reducer" else "---:" for c in columns)
+    return "\n".join([head, f"|{rule}|", *body]) + "\n"
 
 
 def _write_figures(args, rows, fitted, X_test, X_noisy, shape, log):
@@ -325,12 +304,16 @@ def _write_figures(args, rows, fitted, X_test, X_noisy, shape, log):
     except ImportError:
         log('matplotlib is not installed: no figures (pip install "skae[plot]")')
         return []
+
+    def save(fig, name):
+        fig.savefig(args.out / name, dpi=100)
+        plt.close(fig)
+        written.append(name)
+
     written = []
     metric = "psnr" if X_noisy is not None else "mse"
     fig = plotting.plot_error_vs_components(rows, metric=metric)
-    written.append(args.out / "error_vs_components.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    save(fig, "error_vs_components.png")
     if shape is not None:
         k = max(args.n_components)
         source = X_test if X_noisy is None else X_noisy
@@ -341,9 +324,7 @@ def _write_figures(args, rows, fitted, X_test, X_noisy, shape, log):
             if width == k:
                 images[f"{name} ({k})"] = est.inverse_transform(est.transform(source))
         fig = plotting.plot_reconstructions(images, shape, n_images=10)
-        written.append(args.out / "reconstructions.png")
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
+        save(fig, "reconstructions.png")
     return written
 
 
@@ -370,7 +351,6 @@ def _run(args, reducers, X_train, X_test, noise, noise_level, clip, log):
     """Fit and measure every reducer, keeping the tables on disk up to date."""
     from . import compare_reducers
 
-    total = len(reducers) * len(args.n_components)
     order = [(name, k) for name in reducers for k in args.n_components]
     start, done = time.perf_counter(), []
 
@@ -378,7 +358,7 @@ def _run(args, reducers, X_train, X_test, noise, noise_level, clip, log):
         done.append(row)
         _write_tables(args.out, done)
         log(
-            f"[{len(done)}/{total}] {row['reducer']} n_components="
+            f"[{len(done)}/{len(order)}] {row['reducer']} n_components="
             f"{row['n_components']}: mse {row['mse']:.4g}, fit {row['fit_s']:.1f} s "
             f"({time.perf_counter() - start:.0f} s elapsed)"
         )
@@ -392,15 +372,12 @@ def _run(args, reducers, X_train, X_test, noise, noise_level, clip, log):
     except _CommandError:
         raise
     except KeyboardInterrupt:
-        raise _Interrupted(_kept(args.out, done)) from None
+        raise KeyboardInterrupt(_kept(args.out, done)) from None
     except Exception as exc:
         if args.traceback:
             raise
-        name, k = order[min(len(done), total - 1)]
-        raise _CommandError(
-            f"{name} n_components={k} failed: {_one_line(exc)} "
-            f"({_kept(args.out, done)}; --traceback shows where it failed)"
-        ) from exc
+        name, k = order[min(len(done), len(order) - 1)]
+        raise _failed(f"{name} n_components={k}", exc, _kept(args.out, done)) from exc
     return done, fitted
 
 
@@ -424,15 +401,15 @@ def compare(args, log):
     _CommandError
         For unusable options, data or ``--out`` (before any training starts),
         and for a failure inside a fit or a figure.
-    _Interrupted
-        For Ctrl-C during the comparison.
+    KeyboardInterrupt
+        For Ctrl-C; during the fits, its message says what was kept.
     """
     import numpy as np
 
     from . import add_noise
 
     noise, noise_level = _check_noise(args)
-    X_train, X_test, _, shape = _load(args.dataset, args.random_state)
+    X_train, X_test, shape = _load(args.dataset, args.random_state)
     if args.max_train is not None and args.max_train < len(X_train):
         rng = np.random.default_rng(args.random_state)
         X_train = X_train[np.sort(rng.choice(len(X_train), args.max_train, False))]
@@ -470,11 +447,9 @@ def compare(args, log):
         except Exception as exc:
             if args.traceback:
                 raise
-            raise _CommandError(
-                f"drawing the figures failed: {_one_line(exc)} (results.csv and "
-                f"results.md are in {args.out}; --traceback shows where it failed)"
-            ) from exc
-    outputs = ["results.csv", "results.md"] + [p.name for p in figures]
+            kept = f"results.csv and results.md are in {args.out}"
+            raise _failed("drawing the figures", exc, kept) from exc
+    outputs = ["results.csv", "results.md", *figures]
     log(f"wrote {', '.join(outputs)} to {args.out}/")
     return 0
 
@@ -504,11 +479,8 @@ def main(argv=None):
         return compare(args, log)
     except _CommandError as exc:
         log(f"{prog}: error: {exc}")
-    except _Interrupted as exc:
-        log(f"{prog}: interrupted ({exc})")
-        return 130
-    except KeyboardInterrupt:
-        log(f"{prog}: interrupted")
+    except KeyboardInterrupt as exc:  # its message, if any, says what was kept
+        log(f"{prog}: interrupted" + (f" ({exc})" if str(exc) else ""))
         return 130
     except Exception as exc:
         if args.traceback:

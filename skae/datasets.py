@@ -183,15 +183,15 @@ def _load(name, path):
     return _splits(x_train, y_train, x_test, y_test)
 
 
-def load_mnist(path=None):
-    """Load MNIST (70,000 28x28 handwritten digits), flattened and in [0, 1].
+#: The sections that the docstrings of the keras.datasets loaders share.
+_LOADER_SECTIONS = """
 
     Parameters
     ----------
     path : str or path-like, default=None
         A local ``.npz`` in Keras's layout (see :func:`load_npz`). When None,
-        the environment variable ``SKAE_MNIST_PATH`` is used if set, else
-        ``keras.datasets.mnist`` downloads (and caches) the data.
+        the environment variable ``{variable}`` is used if set,
+        else ``keras.datasets.{name}`` downloads (and caches) the data.
 
     Returns
     -------
@@ -203,27 +203,28 @@ def load_mnist(path=None):
     DatasetUnavailableError
         When there is no local file and the download fails (e.g. offline).
     """
+
+
+def _documented(name):
+    """Append the shared sections, for data set ``name``, to a loader's docstring."""
+
+    def decorate(loader):
+        if loader.__doc__:  # None under python -OO
+            loader.__doc__ += _LOADER_SECTIONS.format(
+                name=name, variable=PATH_VARIABLES[name]
+            )
+        return loader
+
+    return decorate
+
+
+@_documented("mnist")
+def load_mnist(path=None):
+    """Load MNIST (70,000 28x28 handwritten digits), flattened and in [0, 1]."""
     return _load("mnist", path)
 
 
+@_documented("fashion_mnist")
 def load_fashion_mnist(path=None):
-    """Load Fashion-MNIST (70,000 28x28 clothing images), flattened, in [0, 1].
-
-    Parameters
-    ----------
-    path : str or path-like, default=None
-        A local ``.npz`` in Keras's layout (see :func:`load_npz`). When None,
-        the environment variable ``SKAE_FASHION_MNIST_PATH`` is used if set,
-        else ``keras.datasets.fashion_mnist`` downloads (and caches) the data.
-
-    Returns
-    -------
-    (X_train, y_train), (X_test, y_test) : tuple of tuples of ndarray
-        ``X_*`` of shape (n_samples, 784), float32 in [0, 1].
-
-    Raises
-    ------
-    DatasetUnavailableError
-        When there is no local file and the download fails (e.g. offline).
-    """
+    """Load Fashion-MNIST (70,000 28x28 clothing images), flattened, in [0, 1]."""
     return _load("fashion_mnist", path)

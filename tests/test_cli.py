@@ -156,6 +156,14 @@ def test_noise_level_needs_noise(tmp_path, capsys, no_training, options):
     assert_one_line_error(capsys, status, "argument --noise-level: needs --noise")
 
 
+def test_every_noise_kind_is_a_choice():
+    from skae._cli import build_parser
+    from skae._noise import NOISE_KINDS
+
+    for kind in NOISE_KINDS:
+        assert build_parser().parse_args(["compare", "--noise", kind]).noise == kind
+
+
 def test_noise_share_above_1_uses_the_subcommand_prefix(tmp_path, capsys):
     status = run(tmp_path, "--noise", "salt_and_pepper", "--noise-level", "1.5")
     line = assert_one_line_error(capsys, status, "at most 1")

@@ -18,7 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skae
-from skae import AutoencoderTransformer, VariationalAutoencoderTransformer
+from skae import AutoencoderTransformer, VariationalAutoencoderTransformer, _devices
+from skae._persistence_checks import FITTED
 from skae.exceptions import InconsistentVersionWarning
 
 
@@ -76,11 +77,45 @@ def test_round_trip_in_a_fresh_process(fitted, saved, X, tmp_path):
     assert_array_equal(np.load(tmp_path / "Z.npy"), fitted.transform(X))
 
 
+def assert_same(got, expected, name):
+    """Assert equal values, and arrays equal bit for bit."""
+    if not isinstance(expected, np.ndarray):
+        assert got == expected, name
+        return
+    assert isinstance(got, np.ndarray), name
+    assert (got.dtype, got.shape) == (expected.dtype, expected.shape), name
+    if expected.dtype == object:
+        assert got.tolist() == expected.tolist(), name
+    else:
+        assert got.tobytes() == expected.tobytes(), name
+
+
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, VariationalAutoencoderTransformer]
+)
+def test_every_declared_fitted_attribute_round_trips(cls, X, tmp_path):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    est = cls(
+        n_components=2, hidden_layer_sizes=(4,), epochs=2, early_stopping=True,
+        validation_fraction=0.2, random_state=0,
+    ).fit(df)  # fmt: skip
+    skae.save(est, tmp_path / "est.skae")
+    loaded = skae.load(tmp_path / "est.skae")
+    for name, (_, has) in FITTED.items():
+        if has == "variational" and cls is AutoencoderTransformer:
+            assert not hasattr(est, name) and not hasattr(loaded, name), name
+            continue
+        assert hasattr(est, name), f"the fit does not exercise {name}"
+        assert_same(getattr(loaded, name), getattr(est, name), name)
+    assert est.validation_scores_ is not None
+    # Nothing fitted is left out of the declaration but the Keras models.
+    assert set(vars(loaded)) == set(vars(est))
+
+
 def test_loaded_estimator_is_the_same_and_trains_on_identically(fitted, saved, X):
     loaded = skae.load(saved)
     assert loaded.get_params() == fitted.get_params()
-    for name in ("n_iter_", "loss_curve_", "history_", "n_features_in_"):
-        assert getattr(loaded, name) == getattr(fitted, name)
     assert_array_equal(loaded.inverse_transform(loaded.transform(X)),
                        fitted.inverse_transform(fitted.transform(X)))  # fmt: skip
     twin = pickle.loads(pickle.dumps(fitted))
@@ -202,6 +237,37 @@ def test_code_in_a_model_is_refused(saved, tmp_path):
     rewrite(saved, model=(tmp_path / "evil.keras").read_bytes())
     with pytest.raises(ValueError, match="could not load the model safely"):
         skae.load(saved)
+
+
+@pytest.mark.parametrize("load", ["skae", "pickle"])
+def test_a_loaded_model_runs_where_it_was_fitted(fitted, tmp_path, monkeypatch, load):
+    def reload(est):
+        if load == "pickle":
+            return pickle.loads(pickle.dumps(est))
+        skae.save(est, tmp_path / "ae.skae")
+        return skae.load(tmp_path / "ae.skae")
+
+    on_cpu, on_gpu = (pickle.loads(pickle.dumps(fitted)) for _ in range(2))
+    on_cpu.device_, on_gpu.device_ = "cpu", "gpu:0"
+    assert on_cpu.device == "auto"
+    monkeypatch.setattr(_devices, "gpu_count", lambda: 1)  # a machine with a GPU
+    assert reload(on_cpu).device_ == "cpu"
+    monkeypatch.setattr(_devices, "gpu_count", lambda: 0)  # one without
+    assert reload(on_gpu).device_ == "cpu"
+
+
+def test_files_written_before_load(saved, fitted, X):
+    # Before: the code width was stored; device_ and _model_settings were not.
+    def older(meta):
+        meta["fitted"]["_n_features_out"] = 3
+        del meta["fitted"]["device_"], meta["fitted"]["_model_settings"]
+        return meta
+
+    rewrite(saved, meta=older)
+    loaded = skae.load(saved)
+    assert loaded.device_ == _devices.restore(None, loaded.device)
+    assert loaded._n_features_out == 3 and not hasattr(loaded, "_model_settings")
+    assert_array_equal(loaded.transform(X), fitted.transform(X))
 
 
 def test_missing_file(tmp_path):
@@ -457,6 +523,8 @@ def keras_relu(meta):
         pytest.param(
             attribute("_n_features_out", 5), "_n_features_out", id="n-features-out"
         ),
+        pytest.param(attribute("device_", "tpu:0"), "device_", id="device-unknown"),
+        pytest.param(attribute("device_", 0), "device_", id="device-a-number"),
         pytest.param(as_vae, "model", id="vae-class-autoencoder-model"),
     ],
 )
