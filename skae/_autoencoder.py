@@ -132,7 +132,8 @@ keras.optimizers.Optimizer, default="adam"
         targets stay clean. ``"gaussian"`` adds N(0, noise_level**2);
         ``"masking"`` zeroes a ``noise_level`` share of the values;
         ``"salt_and_pepper"`` sets a ``noise_level`` share of the values to
-        their feature's minimum or maximum in the training data. ``transform``
+        their feature's minimum or maximum in the training data (seen so
+        far, over ``partial_fit`` calls and warm starts). ``transform``
         and ``inverse_transform`` never add noise. :func:`skae.add_noise`
         corrupts a data set the same way.
     noise_level : float, default=0.1

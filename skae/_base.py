@@ -111,7 +111,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The first call builds the model; early stopping does not apply.
         Later calls train that model further, so the settings it was built
         with must not change in between (a changed one raises a
-        ``ValueError``; see ``warm_start``).
+        ``ValueError``; see ``warm_start``); a changed ``learning_rate`` of a
+        named optimizer applies.
 
         Parameters
         ----------
@@ -188,8 +189,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Return what this call asks of training (``_training.TrainingConfig``)."""
         from ._training import TrainingConfig
 
-        params = self.get_params(deep=False)
         checkpoint_dir = None if incremental else self.checkpoint_dir
+        settings = {}
+        if checkpoint_dir is not None:
+            settings = {
+                k: describe_setting(v)
+                for k, v in self.get_params(deep=False).items()
+                if k not in _NOT_IN_CHECKPOINT
+            }
         return TrainingConfig(
             epochs=1 if incremental else int(self.epochs),
             batch_size=int(self.batch_size),
@@ -207,11 +214,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             targets=self._targets(),
             distribution=self.distribution,
             checkpoint_dir=checkpoint_dir,
-            settings={
-                k: describe_setting(v)
-                for k, v in params.items()
-                if checkpoint_dir is not None and k not in _NOT_IN_CHECKPOINT
-            },
+            settings=settings,
         )
 
     def _initialize(self):

@@ -113,9 +113,10 @@ class Checkpoint:
         JSON-serializable description of the fit (settings, data). A
         checkpoint left by a fit with another fingerprint is an error.
     seed : int or None, default=None
-        The seed of a warm-started fit, whose checkpoint is checked (and
-        started, if there is none) on entering the context. None for a new
-        fit, which calls :meth:`load` and :meth:`start` itself.
+        The seed of a warm-started fit: :meth:`resume_or_start` then resumes
+        only a checkpoint of that seed, and :meth:`load` lets the fit's own
+        stopped run give way. None for a new fit, which resumes any
+        checkpoint of the same fingerprint.
     """
 
     def __init__(self, directory, fingerprint, seed=None):
@@ -129,12 +130,6 @@ class Checkpoint:
         created = self._acquire()
         try:
             self._created = self._mark(created)
-            if self.seed is not None:
-                resumed = self.load()
-                if resumed is None:
-                    self.start(self.seed)
-                elif resumed != self.seed:
-                    raise self._different("it was started with another seed")
         except BaseException:
             self._release()
             raise
@@ -171,14 +166,21 @@ class Checkpoint:
         """Return the seed to train with: a resumed checkpoint's, or ``seed``.
 
         A new checkpoint is started with ``seed``. A warm start (``seed``
-        given to the constructor) was checked on entering the context.
+        given to the constructor too) resumes only a checkpoint of its own
+        seed.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`load`, or when a warm start finds another seed's
+            checkpoint.
         """
-        if self.seed is not None:
-            return self.seed
         resumed = self.load()
         if resumed is None:
             self.start(seed)
             return seed
+        if self.seed is not None and resumed != self.seed:
+            raise self._different("it was started with another seed")
         return resumed
 
     def _name(self):
@@ -331,6 +333,24 @@ class Checkpoint:
             "Use another directory, or delete this one to start afresh."
         )
 
+    def _superseded(self, seed, fingerprint):
+        """Whether the checkpoint is a warm-started estimator's own, stopped run.
+
+        Ctrl-C keeps the checkpoint and the epochs it finished in the
+        estimator; the estimator's next warm fit starts where they end, so
+        the checkpoint differs only in ``first_epoch`` and holds nothing the
+        estimator lacks. It is then replaced by the new fit's.
+        """
+        if self.seed is None or seed != self.seed:
+            return False
+        keys = set(fingerprint) | set(self.fingerprint)
+        if {k for k in keys if fingerprint.get(k) != self.fingerprint.get(k)} != {
+            "first_epoch"
+        }:
+            return False
+        done = fingerprint.get("first_epoch", 0) + len(self.history())
+        return done == self.fingerprint["first_epoch"]
+
     def load(self):
         """Return the seed of a checkpoint to resume, or None if there is none.
 
@@ -351,6 +371,8 @@ class Checkpoint:
                 f"{self._name()} holds an unreadable {_META} ({exc}); delete the "
                 "directory to start afresh."
             ) from exc
+        if fingerprint != self.fingerprint and self._superseded(seed, fingerprint):
+            return None
         if fingerprint != self.fingerprint:
             changed = sorted(
                 key

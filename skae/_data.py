@@ -135,7 +135,7 @@ class Batches(keras.utils.PyDataset):
         self._read(len(rows))
         x_in = x
         if self.corrupt is not None:
-            rng = np.random.default_rng([self.seed, epoch, self.stream, i])
+            rng = epoch_rng(self.seed, epoch, self.stream, batch=i)
             x_in = self.corrupt(x, rng=rng)
         y = x if self.targets is None else self.targets(x)
         if self.sample_weight is None:

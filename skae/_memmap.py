@@ -8,7 +8,7 @@ folio (up to 2 MiB), so even a batch of 256 rows read at random maps up to
 rows are read; the pages stay in the kernel's page cache, so what is read
 again costs a minor fault, not a disk read.
 
-No Keras here: scikit-learn-side validation (``_base``) can use
+No Keras here: scikit-learn-side validation (``_validation``) can use
 :func:`column_range` without loading TensorFlow.
 """
 

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 from ._compat import Interval, StrOptions, validate_params
-from ._random import draw_seed
+from ._random import rng_from
 
 NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
 
@@ -130,5 +130,4 @@ def add_noise(X, kind, level, random_state=None, *, clip=None):
     X = check_array(X, dtype=[np.float64, np.float32])
     check_level(kind, level)
     check_clip(clip)
-    rng = np.random.default_rng(draw_seed(random_state))
-    return corrupt(X, kind, level, rng, clip=clip)
+    return corrupt(X, kind, level, rng_from(random_state), clip=clip)

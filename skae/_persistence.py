@@ -198,16 +198,15 @@ def save(estimator, path):
     }
     fitted = estimator.__sklearn_is_fitted__()
     if fitted:
-        from ._state import random_states
+        from ._state import ModelState
 
         meta["fitted"] = {
             n: _to_json(getattr(estimator, n))
             for n in checks.FITTED
             if hasattr(estimator, n)
         }
-        meta["random_states"] = [
-            _to_json(v.numpy()) for v in random_states(estimator.model_)
-        ]
+        seeds = ModelState.capture(estimator.model_).seeds
+        meta["random_states"] = [_to_json(v) for v in seeds]
     payload = json.dumps(meta)
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / checks.MODEL if fitted else None

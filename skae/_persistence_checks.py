@@ -272,7 +272,7 @@ def fitted_from_json(path, cls, fitted):
 
 
 def check_model(path, estimator, model, fitted):
-    """Attach ``model`` to ``estimator`` if it agrees with the ``fitted`` values.
+    """Attach ``model`` to ``estimator``; raise unless it agrees with ``fitted``.
 
     Pops ``_n_features_out`` (files written before it was a property) from
     ``fitted`` once it is checked against the model's code width.

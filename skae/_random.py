@@ -35,8 +35,14 @@ def seed_from(rng: np.random.Generator) -> int:
     return int(rng.integers(_SEED_BOUND))
 
 
+def rng_from(random_state) -> np.random.Generator:
+    """Return a NumPy generator seeded by :func:`draw_seed` of ``random_state``."""
+    return np.random.default_rng(draw_seed(random_state))
+
+
 def epoch_rng(
-    seed: int, epoch: int, stream: int = SHUFFLE_STREAM
+    seed: int, epoch: int, stream: int = SHUFFLE_STREAM, batch: int | None = None
 ) -> np.random.Generator:
-    """Return the generator of one random stream at one epoch."""
-    return np.random.default_rng([seed, epoch, stream])
+    """Return the generator of one random stream at one epoch (and batch)."""
+    key = [seed, epoch, stream] if batch is None else [seed, epoch, stream, batch]
+    return np.random.default_rng(key)

@@ -3,15 +3,17 @@
 A Keras autoencoder's state is three lists of arrays: its weights, the state
 of its random generators (dropout, the VAE's sampling; Keras keeps them out of
 ``get_weights`` and weight files) and its optimizer's variables.
-:class:`ModelState` captures and restores the three together, so that
-rollback of a failed call, the best-epoch snapshot, checkpoints, pickles and
-``skae.save`` all mean the same thing by "the model's state", and so that no
-other module assigns a model's variables.
+:class:`ModelState` captures and restores the three together: rollback of
+a failed call, the last good epoch's state during training and pickles use
+it, and checkpoints and ``skae.save`` (whose weights and optimizer state
+Keras's own formats hold) put the random generators' state back with
+:func:`set_seeds`.
+No other module assigns a model's variables.
 
-:func:`compile_model` is the one place where a model is compiled with the
-estimator's optimizer, learning rate and loss (:class:`Compilation`), for a
-new model, a model rebuilt from a pickle or a file, and the copy that a
-``distribution`` trains.
+:func:`compile_model` is where skae compiles a model with the estimator's
+optimizer, learning rate and loss (:class:`Compilation`): a new model, a
+model rebuilt from a pickle, and the copy that a ``distribution`` trains.
+(``skae.load`` gets the model compiled by Keras, from the ``.keras`` file.)
 """
 
 from __future__ import annotations

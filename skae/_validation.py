@@ -241,6 +241,8 @@ def describe_setting(value):
     """
     if isinstance(value, np.random.RandomState | np.random.Generator):
         value = type(value).__name__
+    elif isinstance(value, type):  # a class: a loss class, a builder class
+        value = _qualname(value)
     elif getattr(value, "get_config", None) is not None:
         value = {"class": _qualname(type(value)), "config": value.get_config()}
     elif callable(value) and hasattr(value, "__qualname__"):

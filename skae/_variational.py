@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoencoderTransformer
 from ._compat import Interval
-from ._random import draw_seed
+from ._random import rng_from
 
 
 class VariationalAutoencoderTransformer(AutoencoderTransformer):
@@ -276,8 +276,9 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
-        rng = np.random.default_rng(draw_seed(random_state))
-        codes = rng.standard_normal((int(n_samples), self._n_features_out))
+        codes = rng_from(random_state).standard_normal(
+            (int(n_samples), self._n_features_out)
+        )
         return self.inverse_transform(codes)
 
 

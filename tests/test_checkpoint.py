@@ -270,6 +270,30 @@ def test_fit_stopped_by_ctrl_c_resumes_when_fit_again(tmp_path, X_small):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_warm_start_goes_on_after_its_own_ctrl_c(tmp_path, X_small):
+    # The stopped run's epochs are in the estimator: its checkpoint gives way.
+    ae = interrupted_fit(X_small, tmp_path, warm_start=True)
+    assert ae.n_iter_ == 1
+    seen = Epochs()
+    ae.set_params(callbacks=[seen]).fit(X_small)
+    assert seen.seen == [0, 1, 2] and ae.n_iter_ == 4
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "loss, encoder", [(keras.losses.MeanSquaredError, None), ("mse", "class")]
+)
+def test_classes_as_settings_are_fingerprinted(tmp_path, X_small, loss, encoder):
+    class Encoder(keras.Sequential):
+        def __init__(self, n_features, n_components, **kwargs):
+            super().__init__([keras.layers.Dense(n_components)], **kwargs)
+
+    params = dict(loss=loss, encoder=Encoder if encoder else None)
+    ae = AutoencoderTransformer(**FAST, **params, checkpoint_dir=tmp_path)
+    ae.set_params(warm_start=True).fit(X_small).fit(X_small)
+    assert ae.n_iter_ == 6
+
+
 def test_warm_start_does_not_resume_another_fits_checkpoint(tmp_path, X_small):
     interrupted_fit(X_small, tmp_path, warm_start=True)
     fitted = AutoencoderTransformer(**FAST, warm_start=True).fit(X_small)

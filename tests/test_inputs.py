@@ -278,7 +278,7 @@ def _table():
             STR,
             X_METHODS,
             "a pandas categorical column of strings passes validate_data(dtype="
-            "'numeric') as an object array; _validate_X then fails in X.min or "
+            "'numeric') as an object array; check_X then fails in X.min or "
             "in the range comparison with TypeError: '<' not supported between "
             "instances of 'str' and 'float' (PCA raises ValueError: could not "
             "convert string to float: 'a')",
