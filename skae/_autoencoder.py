@@ -80,6 +80,25 @@ class AutoencoderTransformer(BaseAutoencoder):
     decoder : keras.Model, callable or None, default=None
         Your own decoder, mapping codes of width ``n_components`` to rows of
         ``n_features`` (or to images of ``image_shape``); as ``encoder``.
+    init : {"auto", "pca", "random"}, default="auto"
+        How the model starts. ``"pca"`` anchors it on a PCA of the training
+        data: the encoder's code is the PCA projection
+        ``(x - mean_) @ components_.T`` plus a nonlinear residual branch (the
+        layers of ``architecture``), the decoder's reconstruction is
+        ``z @ components_ + mean_`` plus a residual branch, and the last
+        layer of each branch starts at zero. Before training the model *is*
+        the PCA of ``n_components``; training moves it to a lower loss, and
+        with ``early_stopping`` the state kept is never worse than the PCA on
+        the validation rows (epoch 0 is kept when no epoch beats it). The
+        PCA is fitted in float64, weighted by ``sample_weight``, on the rows
+        training uses (not the validation rows), streamed one block of rows
+        at a time; ``partial_fit`` fits it on its first batch. Codes beyond
+        the rank of the data start at zero. ``"random"`` starts from Keras's
+        Glorot initialization, with no linear path. ``"auto"`` is ``"pca"``
+        when skae builds both halves and the output activation is linear
+        (``"mse"``, ``"mae"``, ``"huber"``, ``"log_cosh"`` losses), else
+        ``"random"``; an explicit ``"pca"`` with your own ``encoder`` /
+        ``decoder`` or a nonlinear output activation is an error.
     activation : {"relu", "leaky_relu", "elu", "selu", "gelu", "swish", \
 "softplus", "sigmoid", "tanh", "linear"}, default="relu"
         Activation of the hidden layers.
@@ -113,12 +132,26 @@ keras.optimizers.Optimizer, default="adam"
         skae builds.
     batch_size : int, default=256
         Rows per gradient step (capped at the number of training rows).
-    epochs : int, default=50
-        Passes over the data made by ``fit``.
-    early_stopping : bool, default=False
+    epochs : int or "auto", default="auto"
+        Passes over the data made by ``fit``; with early stopping, the most
+        it makes. ``"auto"`` is 200 when early stopping is on and 50 when it
+        is off (measured on ``benchmarks/basket.py``: on tables of 2,000
+        rows and more, early stopping ended most fits between 40 and 150
+        epochs, and those that ran longer reconstructed better; without it,
+        100 epochs overfit tables of a few hundred rows where 50 did not).
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the data, stop when the
         validation loss has not improved by more than ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best weights.
+        ``n_iter_no_change`` epochs, and put back the best state (weights
+        and optimizer): that of the best epoch, or the model as the call
+        started when no epoch beats it (the PCA with ``init="pca"``).
+        ``"auto"`` turns it on for a ``fit`` on at least
+        ``AUTO_EARLY_STOPPING_ROWS`` (2,000) rows, whose validation rows are
+        then enough to judge by, as scikit-learn's histogram gradient
+        boosting does above 10,000 (measured on the quality basket of
+        ``benchmarks/basket.py``: on tables of 133 to 1,347 training rows,
+        holding out rows cost more than it saved; on larger ones it kept the
+        model from fitting noise). ``partial_fit`` never stops early.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -240,7 +273,7 @@ or None, default=None
         Training loss at the end of each epoch.
     validation_scores_ : list of float or None
         Negated validation loss at each epoch (higher is better), when
-        ``early_stopping=True``; otherwise None.
+        early stopping is on; otherwise None.
     best_validation_score_ : float or None
         The validation score of the epoch whose weights were restored: the
         last one that improved on the best before it by more than ``tol``.
@@ -276,7 +309,8 @@ or None, default=None
 
     _built_from = (
         "n_components", "hidden_layer_sizes", "architecture", "image_shape",
-        "filters", "encoder", "decoder", "activation", "output_activation", "loss",
+        "filters", "encoder", "decoder", "init", "activation", "output_activation",
+        "loss",
         "optimizer", "alpha", "activity_l1", "dropout", "batch_norm", "precision",
         "device", "random_state",
     )  # fmt: skip
@@ -289,6 +323,7 @@ or None, default=None
         "filters": ["array-like"],
         "encoder": [callable, None],
         "decoder": [callable, None],
+        "init": [StrOptions({"auto", "pca", "random"})],
         "activation": [StrOptions(ACTIVATIONS)],
         "output_activation": [StrOptions(ACTIVATIONS | {"auto"})],
         "loss": [StrOptions(LOSSES), callable],
@@ -302,8 +337,8 @@ or None, default=None
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -333,6 +368,7 @@ or None, default=None
         filters=(32, 64),
         encoder=None,
         decoder=None,
+        init="auto",
         activation="relu",
         output_activation="auto",
         loss="mse",
@@ -343,8 +379,8 @@ or None, default=None
         dropout=0.0,
         batch_norm=False,
         batch_size=256,
-        epochs=50,
-        early_stopping=False,
+        epochs="auto",
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -368,6 +404,7 @@ or None, default=None
         self.filters = filters
         self.encoder = encoder
         self.decoder = decoder
+        self.init = init
         self.activation = activation
         self.output_activation = output_activation
         self.loss = loss
@@ -448,12 +485,53 @@ or None, default=None
             dtype=self.precision,
         )
 
-    def _build_model(self, rng):
+    def _code_width(self):
+        """Return the width of the code the model is built with."""
+        return int(self.n_components)
+
+    def _resolved_init(self):
+        """Return ``"pca"`` or ``"random"``: what ``init`` means for these settings."""
+        own = [
+            name for name in ("encoder", "decoder") if getattr(self, name) is not None
+        ]
+        nonlinear = self._output_activation() != "linear"
+        if self.init == "random" or (self.init == "auto" and (own or nonlinear)):
+            return "random"
+        if own:
+            raise ValueError(
+                f"init='pca' builds a linear PCA path into the halves skae "
+                f"builds; it cannot be added to your own {' and '.join(own)}. "
+                "Use init='random' (or 'auto')."
+            )
+        if nonlinear:
+            raise ValueError(
+                f"init='pca' needs a linear output activation (a PCA "
+                f"reconstruction is linear); the output activation is "
+                f"{self._output_activation()!r}. Use init='random' (or 'auto'), "
+                "or output_activation='linear' with a loss such as 'mse'."
+            )
+        return "pca"
+
+    def _linear_path(self, data, rng):
+        """Fit the PCA a ``init="pca"`` model starts from, or return None."""
+        if self._resolved_init() != "pca":
+            return None
+        from ._pca import fit_pca
+        from ._random import seed_from
+
+        X, rows, sample_weight = data
+        return fit_pca(
+            X, rows, self._code_width(), sample_weight=sample_weight,
+            seed=seed_from(rng),
+        )  # fmt: skip
+
+    def _build_model(self, rng, data):
         from . import _models
 
+        linear = self._linear_path(data, rng)
         return _models.build_autoencoder(
             self.n_features_in_,
-            int(self.n_components),
+            self._code_width(),
             architecture=self._architecture(),
             rng=rng,
             encoder=self.encoder,
@@ -461,4 +539,5 @@ or None, default=None
             image_shape=self._image_shape(),
             activity_l1=self.activity_l1,
             variational=self._variational,
+            linear=linear,
         )

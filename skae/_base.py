@@ -40,6 +40,12 @@ from ._validation import (
 )
 from .exceptions import DivergenceError
 
+#: Rows from which ``early_stopping="auto"`` stops early (see the parameter).
+AUTO_EARLY_STOPPING_ROWS = 2000
+
+#: ``epochs="auto"``: without and with early stopping (see the parameter).
+AUTO_EPOCHS = (50, 200)
+
 #: Parameters that play no part in what a checkpoint resumes.
 _NOT_IN_CHECKPOINT = frozenset(
     {"callbacks", "verbose", "checkpoint_dir", "on_divergence"}
@@ -147,11 +153,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             sample_weight = check_sample_weight(sample_weight, X)
             if first:
                 self.device_ = _devices.choose(self.device, self.distribution)
+            config = self._training_config(incremental, X.shape[0])
             with _devices.placement(self.device_):
                 if first:
-                    self._initialize()
-                config = self._training_config(incremental)
-                if not first:
+                    self._initialize(X, sample_weight, config)
+                else:
                     from ._state import set_learning_rate
 
                     set_learning_rate(self.model_, config.compilation)
@@ -185,7 +191,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             **self._compile_args(),
         )
 
-    def _training_config(self, incremental):
+    def _early_stopping(self, n_samples):
+        """Whether a ``fit`` on ``n_samples`` rows stops early."""
+        if self.early_stopping == "auto":
+            return n_samples >= AUTO_EARLY_STOPPING_ROWS
+        return bool(self.early_stopping)
+
+    def _epochs(self, early_stopping):
+        """``epochs``, with ``"auto"`` resolved (see the parameter)."""
+        if self.epochs == "auto":
+            return AUTO_EPOCHS[bool(early_stopping)]
+        return int(self.epochs)
+
+    def _training_config(self, incremental, n_samples):
         """Return what this call asks of training (``_training.TrainingConfig``)."""
         from ._training import TrainingConfig
 
@@ -197,11 +215,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 for k, v in self.get_params(deep=False).items()
                 if k not in _NOT_IN_CHECKPOINT
             }
+        early_stopping = self._early_stopping(n_samples) and not incremental
         return TrainingConfig(
-            epochs=1 if incremental else int(self.epochs),
+            epochs=1 if incremental else self._epochs(early_stopping),
             batch_size=int(self.batch_size),
             compilation=self._compilation(),
-            early_stopping=self.early_stopping and not incremental,
+            early_stopping=early_stopping,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=int(self.n_iter_no_change),
             tol=self.tol,
@@ -217,13 +236,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             settings=settings,
         )
 
-    def _initialize(self):
-        """Build and compile a fresh model for ``n_features_in_`` inputs."""
-        from . import _models, _state
+    def _initialize(self, X, sample_weight, config):
+        """Build and compile a fresh model for ``n_features_in_`` inputs.
+
+        ``X``, ``sample_weight`` and ``config`` are those of the call that
+        trains it; a model that starts from the data (``init="pca"``) sees
+        only the rows that training will (``_data.training_rows``).
+        """
+        from . import _data, _models, _state
 
         _models.check_precision(self.precision)
         self._seed = draw_seed(self.random_state)
-        model = self._build_model(np.random.default_rng(self._seed))
+        rows, _ = _data.training_rows(X.shape[0], config, self._seed)
+        model = self._build_model(
+            np.random.default_rng(self._seed),
+            data=(X, rows, sample_weight),
+        )
         self._set_model(_state.compile_model(model, self._compilation()))
         params = self.get_params(deep=False)
         self._model_settings = {
@@ -235,11 +263,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.validation_scores_ = None
         self.best_validation_score_ = None
 
-    def _build_model(self, rng):
+    def _build_model(self, rng, data):
         """Return the uncompiled Keras autoencoder; subclasses define it.
 
         It must contain the two halves as layers named ``"encoder"`` and
-        ``"decoder"``, and draw every random seed from ``rng``.
+        ``"decoder"``, and draw every random seed from ``rng``. ``data`` is
+        ``(X, rows, sample_weight)``: the training data and the rows of it
+        training uses, for a model that starts from the data.
         """
         raise NotImplementedError
 
@@ -287,8 +317,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         }
         if result.history.get("val_loss"):
             self.validation_scores_ = [-v for v in result.history["val_loss"]]
-            best = min(result.best_epoch or 0, len(self.validation_scores_) - 1)
-            self.best_validation_score_ = self.validation_scores_[best]
+            if result.best_loss is not None:
+                self.best_validation_score_ = -result.best_loss
 
     def _divergence_message(self, kept):
         return (
@@ -315,7 +345,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             warnings.warn(message, ConvergenceWarning, stacklevel=external_stacklevel())
 
     def _warn_if_not_converged(self, result):
-        key = "val_loss" if self.early_stopping else "loss"
+        stopping = "val_loss" in result.history
+        key = "val_loss" if stopping else "loss"
         curve = result.history.get(key, [])
         if (
             not result.stopped_early
@@ -324,10 +355,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ):
             warnings.warn(
                 f"{type(self).__name__}: the maximum number of epochs "
-                f"({self.epochs}) was reached while the {key.replace('_', ' ')} "
+                f"({self._epochs(stopping)}) was reached while the "
+                f"{key.replace('_', ' ')} "
                 f"was still improving by more than tol={self.tol}. Increase "
-                "epochs"
-                + ("." if self.early_stopping else ", or set early_stopping=True."),
+                "epochs" + ("." if stopping else ", or set early_stopping=True."),
                 ConvergenceWarning,
                 stacklevel=external_stacklevel(),
             )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._noise import NOISE_KINDS, check_level
 
-REDUCERS = ("pca", "autoencoder", "kernel_pca")
+REDUCERS = ("pca", "autoencoder", "autoencoder_random", "kernel_pca")
 DATASETS = ("digits", "mnist", "fashion_mnist")
 NOISES = ("none", *NOISE_KINDS)
 #: ``--noise-level`` when ``--noise`` is given without it.
@@ -95,8 +95,11 @@ def build_parser():
             "min(training rows, features)",
         ),
         "--reducers": dict(
-            nargs="+", choices=REDUCERS, default=["pca", "autoencoder"],
-            help="which reducers to compare (default: pca autoencoder)",
+            nargs="+", choices=REDUCERS,
+            default=["pca", "autoencoder", "autoencoder_random"],
+            help="which reducers to compare: autoencoder is the default, PCA-anchored "
+            "model (init='auto'), autoencoder_random the same from random weights "
+            "(init='random') (default: pca autoencoder autoencoder_random)",
         ),
         "--noise": dict(
             choices=NOISES, default="none",
@@ -268,22 +271,28 @@ def _reducers(args, noise, noise_level):
 
     from . import AutoencoderTransformer
 
-    make = {
-        "pca": lambda: PCA(random_state=args.random_state),
-        "kernel_pca": lambda: KernelPCA(
-            kernel="rbf", fit_inverse_transform=True, random_state=args.random_state
-        ),
-        "autoencoder": lambda: AutoencoderTransformer(
+    def autoencoder(init):
+        return lambda: AutoencoderTransformer(
             hidden_layer_sizes=tuple(args.hidden),
+            init=init,
             epochs=args.epochs,
             batch_size=args.batch_size,
             noise=noise,
             noise_level=noise_level,
             random_state=args.random_state,
             verbose=2 if args.verbose else 0,
+        )
+
+    make = {
+        "pca": lambda: PCA(random_state=args.random_state),
+        "kernel_pca": lambda: KernelPCA(
+            kernel="rbf", fit_inverse_transform=True, random_state=args.random_state
         ),
+        "autoencoder": autoencoder("auto"),
+        "autoencoder_random": autoencoder("random"),
     }
-    names = {"pca": "PCA", "kernel_pca": "KernelPCA", "autoencoder": "autoencoder"}
+    names = {"pca": "PCA", "kernel_pca": "KernelPCA", "autoencoder": "autoencoder",
+             "autoencoder_random": "autoencoder (init=random)"}  # fmt: skip
     return {names[r]: make[r]() for r in dict.fromkeys(args.reducers)}
 
 
@@ -422,7 +431,7 @@ def compare(args, log):
         f"{X_train.shape[1]} features; {total} fits"
         + (f"; test noise {noise} at {noise_level}" if noise else "")
     )
-    if "autoencoder" in args.reducers:
+    if {"autoencoder", "autoencoder_random"} & set(args.reducers):
         log("loading TensorFlow (not counted in fit times)...")
         from . import _training  # noqa: F401
 

@@ -217,6 +217,18 @@ def corruption(config, dtype):
     )  # fmt: skip
 
 
+def training_rows(n_samples, config, seed):
+    """Return ``(train_idx, val_idx)``: the rows a session trains and validates on.
+
+    ``val_idx`` is None without early stopping. The split depends only on
+    ``n_samples``, ``config`` and ``seed``, so the PCA an ``init="pca"``
+    model starts from sees exactly the rows training will.
+    """
+    if not config.early_stopping:
+        return np.arange(n_samples), None
+    return split_validation(n_samples, config.validation_fraction, seed)
+
+
 def training_batches(X, sample_weight, config, *, dtype, seed, first_epoch):
     """Return the training and validation :class:`Batches` of one session.
 
@@ -227,15 +239,13 @@ def training_batches(X, sample_weight, config, *, dtype, seed, first_epoch):
     as training on rows repeated ``sample_weight`` times.
     """
     noisy = corruption(config, dtype)
-    train_idx, val_batches = np.arange(X.shape[0]), None
+    train_idx, val_idx = training_rows(X.shape[0], config, seed)
+    val_batches = None
     common = dict(
         dtype=dtype, sample_weight=sample_weight, seed=seed, corrupt=noisy,
         targets=config.targets,
     )  # fmt: skip
-    if config.early_stopping:
-        train_idx, val_idx = split_validation(
-            X.shape[0], config.validation_fraction, seed
-        )
+    if val_idx is not None:
         val_batches = Batches(
             X, val_idx, config.batch_size, shuffle=False,
             stream=VALIDATION_NOISE_STREAM, **common,

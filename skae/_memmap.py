@@ -112,6 +112,25 @@ def column_range(X):
     return np.ravel(low).astype(np.float64), np.ravel(high).astype(np.float64)
 
 
+def float64_blocks(X, rows, weights, block_rows=RANGE_CHUNK):
+    """Yield ``(X[rows_block], weights_block)`` as dense float64, block by block.
+
+    ``rows`` (sorted, for a memory map) are read ``block_rows`` at a time; a
+    sparse block is densified, one block at a time. The mapped pages of a
+    memory-mapped ``X`` are released as the pass goes, and at its end.
+    """
+    pages = Pages(X, random_rows=False) if isinstance(X, np.ndarray) else None
+    for start in range(0, len(rows), block_rows):
+        chunk = rows[start : start + block_rows]
+        block = X[chunk]
+        block = block.toarray() if sparse.issparse(block) else block
+        yield np.asarray(block, dtype=np.float64), weights[start : start + block_rows]
+        if pages is not None:
+            pages.read(len(chunk))
+    if isinstance(X, np.ndarray):
+        release(X)
+
+
 def release(X):
     """Release now what a shared memory map under ``X`` has mapped."""
     mapping = _shared_mapping(X)

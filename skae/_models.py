@@ -79,12 +79,18 @@ class Architecture:
             )(x)
         return x
 
-    def dense(self, x, units, *, rng, name, activation=None, dtype=None):
-        """Apply a plain Dense layer (a code or output layer) with skae's settings."""
+    def dense(self, x, units, *, rng, name, activation=None, dtype=None, zero=False):
+        """Apply a plain Dense layer (a code or output layer) with skae's settings.
+
+        ``zero=True`` starts its kernel at zero (the last layer of a residual
+        branch that must add nothing at first); a seed is drawn either way,
+        so that the layers after it get the same seeds.
+        """
+        init = self._init(rng)
         return keras.layers.Dense(
             units,
             activation=activation,
-            kernel_initializer=self._init(rng),
+            kernel_initializer="zeros" if zero else init,
             kernel_regularizer=self._regularizer(),
             dtype=self.dtype if dtype is None else dtype,
             name=name,
@@ -108,11 +114,12 @@ class Architecture:
             )
         return x
 
-    def decoder(self, z, output_shape, *, rng):
+    def decoder(self, z, output_shape, *, rng, zero=False):
         """Map a code tensor to a reconstruction of ``output_shape`` per sample.
 
         ``output_shape`` is ``(n_features,)`` or ``(height, width, channels)``;
-        a convolutional decoder needs the latter.
+        a convolutional decoder needs the latter. ``zero=True`` starts the
+        reconstruction layer's kernel at zero (a residual branch).
         """
         if self.kind == "dense":
             x = z
@@ -128,6 +135,7 @@ class Architecture:
                 name="reconstruction",
                 activation=self.output_activation,
                 dtype=self.io_dtype,
+                zero=zero,
             )
         height, width, channels = output_shape
         steps = 2 ** len(self.filters)
@@ -146,13 +154,14 @@ class Architecture:
                 x, keras.layers.Conv2DTranspose, filters, self.kernel_size,
                 strides=2, padding="same", rng=rng, name=f"decoder_deconv_{i}",
             )  # fmt: skip
+        init = self._init(rng)
         x = keras.layers.Conv2DTranspose(
             channels,
             self.kernel_size,
             strides=2,
             padding="same",
             activation=self.output_activation,
-            kernel_initializer=self._init(rng),
+            kernel_initializer="zeros" if zero else init,
             kernel_regularizer=self._regularizer(),
             dtype=self.io_dtype,
             name="reconstruction",
@@ -253,6 +262,7 @@ def build_autoencoder(
     image_shape: tuple | None = None,
     activity_l1: float = 0.0,
     variational: bool = False,
+    linear=None,
 ) -> keras.Model:
     """Build the Keras autoencoder of an estimator.
 
@@ -279,6 +289,14 @@ def build_autoencoder(
         feeds two Dense heads, the code's mean and log-variance; training
         samples the code with :class:`~skae._layers.GaussianSample` and the
         model outputs ``{"reconstruction": ..., "kl": ...}``.
+    linear : _pca.LinearPath or None
+        Anchor the halves skae builds on this PCA (``init="pca"``): the
+        encoder's code is ``(x - mean) @ components.T`` plus a residual
+        branch (``architecture``'s layers), the decoder's reconstruction
+        ``z @ components + mean`` plus a residual branch, and the last layer
+        of each branch starts at zero, so that the new model *is* the PCA.
+        The linear paths train too. Needs both halves built by skae, a linear
+        output activation, and no ``variational``.
 
     Returns
     -------
@@ -295,8 +313,17 @@ def build_autoencoder(
             "architecture='conv' needs image_shape=(height, width, channels) "
             "to see the rows as images."
         )
+    if linear is not None and (
+        encoder is not None or decoder is not None or variational
+        or arch.output_activation != "linear"
+    ):  # fmt: skip
+        raise ValueError(
+            "A PCA linear path needs both halves built by skae, a linear "
+            "output activation and a non-variational model."
+        )
     halves = dict(arch=arch, n_features=n_features, n_components=n_components,
-                  in_shape=in_shape, image_shape=image_shape, rng=rng)  # fmt: skip
+                  in_shape=in_shape, image_shape=image_shape, rng=rng,
+                  linear=linear)  # fmt: skip
     encoder_model = _encoder(
         encoder, activity_l1=activity_l1, variational=variational, **halves
     )
@@ -319,9 +346,31 @@ def build_autoencoder(
     )
 
 
+def _linear_layer(x, kernel, bias, *, arch, name):
+    """Apply a Dense layer (no activation) that starts at ``kernel``, ``bias``.
+
+    It computes in the inputs' precision (float32 under a mixed policy): the
+    PCA path stays exact where the residual branch computes in 16 bits.
+    """
+    layer = keras.layers.Dense(
+        kernel.shape[1], kernel_regularizer=arch._regularizer(),
+        dtype=arch.io_dtype, name=name,
+        # Overwritten below; a seedless default initializer would draw its
+        # seed from Python's global random state.
+        kernel_initializer="zeros",
+    )  # fmt: skip
+    y = layer(x)
+    layer.set_weights([kernel, bias])
+    return y
+
+
+def _sum(a, b, *, arch, name):
+    return keras.layers.Add(dtype=arch.io_dtype, name=name)([a, b])
+
+
 def _encoder(
     spec, *, arch, n_features, n_components, in_shape, image_shape, rng,
-    activity_l1, variational,
+    activity_l1, variational, linear,
 ):  # fmt: skip
     """Build the encoder: flat rows to codes (``[mean, log_var]`` if variational)."""
     enc_in = keras.Input((n_features,), dtype=arch.io_dtype, name="encoder_input")
@@ -331,7 +380,15 @@ def _encoder(
     if spec is None:
         h = arch.encoder_body(x, rng=rng)
         if not variational:
-            h = arch.dense(h, n_components, rng=rng, name="code")
+            h = arch.dense(
+                h, n_components, rng=rng, name="code", zero=linear is not None
+            )
+        if linear is not None:
+            pca = _linear_layer(
+                enc_in, linear.components.T, -linear.mean @ linear.components.T,
+                arch=arch, name="code_pca",
+            )  # fmt: skip
+            h = _sum(pca, h, arch=arch, name="code_sum")
     else:
         builder_arg = in_shape if image_shape else n_features
         half, given = _user_half(
@@ -371,12 +428,14 @@ def _encoder(
     return keras.Model(enc_in, [code, log_var] if variational else code, name="encoder")
 
 
-def _decoder(spec, *, arch, n_features, n_components, in_shape, image_shape, rng):
+def _decoder(
+    spec, *, arch, n_features, n_components, in_shape, image_shape, rng, linear
+):  # fmt: skip
     """Build the decoder: codes to flat rows of ``n_features``."""
     dec_in = keras.Input((n_components,), dtype=arch.io_dtype, name="decoder_input")
     if spec is None:
         out_shape = in_shape if arch.kind == "conv" else (n_features,)
-        out = arch.decoder(dec_in, out_shape, rng=rng)
+        out = arch.decoder(dec_in, out_shape, rng=rng, zero=linear is not None)
     else:
         builder_arg = in_shape if image_shape else n_features
         half, given = _user_half(
@@ -397,6 +456,12 @@ def _decoder(spec, *, arch, n_features, n_components, in_shape, image_shape, rng
         out = keras.layers.Reshape((n_features,), dtype=arch.io_dtype, name="to_rows")(
             out
         )
+    if linear is not None:
+        pca = _linear_layer(
+            dec_in, linear.components, linear.mean, arch=arch,
+            name="reconstruction_pca",
+        )  # fmt: skip
+        out = _sum(pca, out, arch=arch, name="reconstruction_sum")
     return keras.Model(dec_in, out, name="decoder")
 
 

@@ -43,7 +43,8 @@ class TrainingConfig:
     early_stopping : bool
         Hold out ``validation_fraction`` of the rows, stop after
         ``n_iter_no_change`` epochs without an improvement of the validation
-        loss by more than ``tol``, and restore the best weights.
+        loss by more than ``tol``, and put back the best state: the model as
+        the session started (epoch 0) when no epoch beats it.
     noise, noise_level, noise_clip
         Corruption of the training inputs (see ``_noise.corrupt``).
     noise_range : tuple (low, high) of ndarray or None
@@ -90,7 +91,9 @@ class TrainingResult:
     of a resumed checkpoint included; ``diverged`` and ``interrupted`` say why
     training stopped before ``epochs`` (the model then has the state of the
     last good epoch). ``seed`` is the seed the model was trained with: a
-    resumed checkpoint's.
+    resumed checkpoint's. With early stopping, ``best_epoch`` is the number
+    of epochs of this call whose state was kept (0: the starting state) and
+    ``best_loss`` its validation loss.
     """
 
     seed: int
@@ -98,6 +101,7 @@ class TrainingResult:
     epochs_run: int = 0
     stopped_early: bool = False
     best_epoch: int | None = None
+    best_loss: float | None = None
     diverged: bool = False
     interrupted: bool = False
 
@@ -149,6 +153,63 @@ class _Guard(keras.callbacks.Callback):
         """Put back the state of the last good epoch."""
         if self.good is not None:
             self.good.restore(self.model)
+
+
+class _EarlyStopping(keras.callbacks.Callback):
+    """Keep the state with the best validation loss, the starting one included.
+
+    Keras's ``EarlyStopping`` can only restore an epoch it has seen end; the
+    model a session starts from (the PCA of an ``init="pca"`` model, or the
+    model a warm start goes on from) is often the best there is on small
+    data, and must be kept when no epoch improves on it by more than ``tol``.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without an improvement before training stops.
+    tol : float
+        Smallest decrease of the validation loss that counts.
+    initial_loss : float
+        Validation loss of the starting state. Dropped when the session
+        resumes a checkpoint (its starting state is then not the model's).
+    """
+
+    def __init__(self, patience, tol, initial_loss):
+        super().__init__()
+        self.patience, self.tol = patience, tol
+        self.best, self.best_epoch = initial_loss, 0
+        self.best_state = None
+        self.wait = 0
+        self.stopped = False
+        self.started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.started:
+            self.started = True
+            if epoch > 0:  # resumed from a checkpoint
+                self.best, self.best_epoch = math.inf, None
+            else:
+                self.best_state = ModelState.capture(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get("val_loss")
+        if current is None or not math.isfinite(current):
+            return
+        if current < self.best - self.tol:
+            state = ModelState.capture(self.model)
+            if state.is_finite():
+                self.best, self.best_epoch, self.best_state = current, epoch + 1, state
+                self.wait = 0
+                return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def restore_best(self):
+        """Put back the best state seen."""
+        if self.best_state is not None:
+            self.best_state.restore(self.model)
 
 
 def _checkpoint(config, X, *, seed, first_epoch, resume):
@@ -242,13 +303,8 @@ def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
         )
     stopper = None
     if val_batches is not None:
-        stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss",
-            mode="min",
-            patience=config.n_iter_no_change,
-            min_delta=config.tol,
-            restore_best_weights=True,
-        )
+        initial = model.evaluate(fit_input(val_batches), verbose=0, return_dict=True)
+        stopper = _EarlyStopping(config.n_iter_no_change, config.tol, initial["loss"])
         callbacks.append(stopper)
     result = TrainingResult(seed)
     try:
@@ -266,10 +322,14 @@ def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
     if guard.diverged:
         result.diverged = True
         guard.restore_good()
+    elif stopper is not None and not result.interrupted:
+        stopper.restore_best()
     keys = guard.epoch_logs[0].keys() if guard.epoch_logs else ("loss",)
     result.history = {key: [logs[key] for logs in guard.epoch_logs] for key in keys}
     result.epochs_run = len(guard.epoch_logs)
     if stopper is not None:
-        result.stopped_early = stopper.stopped_epoch > 0
+        result.stopped_early = stopper.stopped
         result.best_epoch = stopper.best_epoch
+        if math.isfinite(stopper.best):
+            result.best_loss = float(stopper.best)
     return result

@@ -282,7 +282,8 @@ def check_unchanged(estimator, built):
     changed = [
         name
         for name in estimator._built_from
-        if describe_setting(params[name]) != built.get(name)
+        # A setting an older file did not record (``init``) is not checked.
+        if name in built and describe_setting(params[name]) != built[name]
     ]
     if changed:
         listed = ", ".join(f"{n} (now {params[n]!r})" for n in changed)

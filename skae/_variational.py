@@ -55,13 +55,21 @@ see AutoencoderTransformer
         Dense heads that output the code's mean and log-variance.
     decoder : keras.Model, callable or None, default=None
         Your own decoder, as in :class:`~skae.AutoencoderTransformer`.
+    init : {"auto", "random"}, default="auto"
+        How the model starts: from Keras's Glorot initialization (both
+        values). ``"pca"`` is refused: a variational code is a distribution
+        that the KL term pulls towards N(0, I), and a PCA projection of the
+        data, whose variances are the data's, is not a start that training
+        only improves on as it is for
+        :class:`~skae.AutoencoderTransformer`.
     activation, output_activation, loss, optimizer, learning_rate, alpha, \
 activity_l1, dropout, batch_norm, batch_size, epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
 callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
 distribution, verbose, warm_start : see AutoencoderTransformer
         As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
-        penalizes the posterior mean.
+        penalizes the posterior mean. ``early_stopping`` defaults to False
+        here (``"auto"`` is accepted).
 
     Attributes
     ----------
@@ -140,6 +148,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
         filters=(32, 64),
         encoder=None,
         decoder=None,
+        init="auto",
         activation="relu",
         output_activation="auto",
         loss="mse",
@@ -176,6 +185,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             filters=filters,
             encoder=encoder,
             decoder=decoder,
+            init=init,
             activation=activation,
             output_activation=output_activation,
             loss=loss,
@@ -207,6 +217,16 @@ distribution, verbose, warm_start : see AutoencoderTransformer
         self.beta = beta
 
     # -- model -----------------------------------------------------------------
+
+    def _resolved_init(self):
+        if self.init == "pca":
+            raise ValueError(
+                "VariationalAutoencoderTransformer does not take init='pca': "
+                "its code is a distribution pulled towards N(0, I), which a "
+                "PCA projection of the data is not. Use init='auto' or "
+                "'random', or AutoencoderTransformer for a PCA-anchored model."
+            )
+        return "random"
 
     def _kl_weight(self):
         return self.beta / self.n_features_in_

@@ -33,7 +33,20 @@ SAMPLED_CODES = (
 )
 
 
+PCA_START = (
+    "a PCA start is a stationary point of the linear path: Adam divides its "
+    "rounding-level gradients by their own size, so the last-bit differences "
+    "between weighting and repeating rows grow to ~1e-4; the PCA itself is "
+    "weighted exactly (test_init.py) and the init='random' instance passes"
+)
+
+
 def _expected_failed_checks(estimator):
+    if type(estimator) is AutoencoderTransformer and estimator.init != "random":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": PCA_START,
+            "check_sample_weight_equivalence_on_sparse_data": PCA_START,
+        }
     if isinstance(estimator, VariationalAutoencoderTransformer):
         return {
             "check_sample_weight_equivalence_on_dense_data": SAMPLED_CODES,
@@ -45,6 +58,7 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(
     [
         _small(precision="float64"),
+        _small(precision="float64", init="random"),
         _small(VariationalAutoencoderTransformer, precision="float64"),
     ],
     expected_failed_checks=_expected_failed_checks,
@@ -67,7 +81,7 @@ def test_sklearn_compatible_estimator_float32():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check_estimator(
-            _small(),
+            _small(init="random"),
             expected_failed_checks={
                 "check_sample_weight_equivalence_on_dense_data": FLOAT32_ROUNDING,
                 "check_sample_weight_equivalence_on_sparse_data": FLOAT32_ROUNDING,

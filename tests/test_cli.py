@@ -52,11 +52,12 @@ def test_compare_digits_writes_table_and_figures(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert [(r["reducer"], r["n_components"]) for r in rows] == [
         ("PCA", "2"), ("PCA", "4"), ("autoencoder", "2"), ("autoencoder", "4"),
+        ("autoencoder (init=random)", "2"), ("autoencoder (init=random)", "4"),
     ]  # fmt: skip
     assert float(rows[1]["mse"]) < float(rows[0]["mse"])
     md = (tmp_path / "results.md").read_text()
     assert md == out and md.startswith("| reducer | n_components |")
-    assert "[4/4] autoencoder n_components=4" in err
+    assert "[4/6] autoencoder n_components=4" in err
     for name in ("error_vs_components.png", "reconstructions.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
