@@ -8,12 +8,14 @@ from . import datasets, exceptions, plotting
 from ._autoencoder import AutoencoderTransformer
 from ._compare import compare_reducers
 from ._noise import add_noise
+from ._outlier import AutoencoderOutlierDetector
 from ._persistence import load, save
 from ._variational import VariationalAutoencoderTransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AutoencoderOutlierDetector",
     "AutoencoderTransformer",
     "VariationalAutoencoderTransformer",
     "add_noise",

@@ -452,6 +452,48 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         diff = apply(self.model_, x, dtype=np.float64) - x
         return np.mean(diff**2, axis=1)
 
+    def reconstruction_error(self, X, *, per_feature=False):
+        """Squared error of the reconstruction of each row (or of each value).
+
+        The reconstruction is ``inverse_transform(transform(X))``: for
+        :class:`VariationalAutoencoderTransformer`, the decoding of the
+        posterior mean. Large errors mark rows (and, with
+        ``per_feature=True``, the features of a row) that the model has not
+        learned to rebuild: a row unlike the training data, or a feature of
+        it that breaks the pattern the other features follow.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data, scaled like the training data.
+        per_feature : bool, default=False
+            Return one error per row and feature instead of one per row.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples,) or (n_samples, n_features), \
+dtype float64
+            ``(X - X_hat) ** 2`` per value with ``per_feature=True``; else its
+            mean over the features, the row's mean squared error (minus
+            :meth:`AutoencoderTransformer.score_samples`).
+        """
+        from ._models import apply
+
+        check_is_fitted(self)
+        if not isinstance(per_feature, (bool, np.bool_)):
+            raise TypeError(f"per_feature must be True or False; got {per_feature!r}.")
+        X = check_X(self, X, reset=False, dtype=self._compute_dtype())
+
+        def errors(x):
+            codes = apply(self.encoder_, x, dtype=x.dtype)
+            x_hat = apply(self.decoder_, codes, dtype=np.float64)
+            squared = (x_hat - x) ** 2
+            return squared if per_feature else np.mean(squared, axis=1)[:, None]
+
+        width = self.n_features_in_ if per_feature else 1
+        out = self._apply(errors, X, width, self.encoder_, out_dtype=np.float64)
+        return out if per_feature else out[:, 0]
+
     def score(self, X, y=None, sample_weight=None):
         """Minus the mean squared reconstruction error (higher is better).
 

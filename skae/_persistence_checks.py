@@ -111,11 +111,30 @@ def _vector(dtypes, kind, is_item):
 
 
 _NUMBERS = _rule("be a list of numbers", _is_numbers)
+
+
+def _is_matrix(value):
+    rows = value.get("__ndarray__") if isinstance(value, dict) else None
+    return (
+        isinstance(rows, list)
+        and value.get("dtype") in _FLOATS
+        and all(isinstance(row, list) and len(row) == len(rows) for row in rows)
+        and all(_is_number(v) for row in rows for v in row)
+    )
+
+
+def _square_matrix(value):
+    return np.asarray(value["__ndarray__"], dtype=value["dtype"]).reshape(
+        len(value["__ndarray__"]), len(value["__ndarray__"])
+    )
+
+
 #: The one declaration of the fitted attributes that ``save`` stores besides
 #: the model: each with the check that ``load`` applies to it, and which
 #: estimators have it: "all", "optional" (``feature_names_in_`` comes with
 #: named columns; ``_model_settings`` and ``device_`` are absent from older
-#: files) or "variational". Nothing else is ever set on a loaded estimator.
+#: files), "variational" or "detector". Nothing else is ever set on a loaded
+#: estimator.
 FITTED = {
     "n_features_in_": (_integer(1), "all"),
     "feature_names_in_": (
@@ -145,6 +164,14 @@ FITTED = {
         _rule("map parameter names to their values", lambda v: isinstance(v, dict)),
         "optional",
     ),
+    "offset_": (_rule("be a number", _is_number), "detector"),
+    "error_scale_": (_vector(_FLOATS, "numbers", _is_number), "detector"),
+    "code_mean_": (_vector(_FLOATS, "numbers", _is_number), "detector"),
+    "code_precision_": (
+        _rule("be a square matrix of numbers", _is_matrix, _square_matrix),
+        "detector",
+    ),
+    "score_scales_": (_vector(_FLOATS, "numbers", _is_number), "detector"),
     # Where the model was fitted: load gives it to _devices.restore.
     "device_": (_rule("be a device such as 'cpu' or 'gpu:0'", _is_device), "optional"),
 }
@@ -156,9 +183,14 @@ _WRITTEN_BEFORE = {"_n_features_out": _integer(1)}
 def classes():
     """Return skae's estimator classes by name: the only ones a file may name."""
     from ._autoencoder import AutoencoderTransformer
+    from ._outlier import AutoencoderOutlierDetector
     from ._variational import VariationalAutoencoderTransformer
 
-    found = (AutoencoderTransformer, VariationalAutoencoderTransformer)
+    found = (
+        AutoencoderTransformer,
+        VariationalAutoencoderTransformer,
+        AutoencoderOutlierDetector,
+    )
     return {cls.__name__: cls for cls in found}
 
 
@@ -240,10 +272,17 @@ def params_from_json(path, cls, params):
 
 def fitted_from_json(path, cls, fitted):
     """Check the stored fitted attributes and return their Python values."""
+    from ._outlier import AutoencoderOutlierDetector
     from ._variational import VariationalAutoencoderTransformer
 
-    vae = issubclass(cls, VariationalAutoencoderTransformer)
-    checks = {n: c for n, (c, has) in FITTED.items() if vae or has != "variational"}
+    kind = (
+        "variational" if issubclass(cls, VariationalAutoencoderTransformer)
+        else "detector" if issubclass(cls, AutoencoderOutlierDetector)
+        else None
+    )  # fmt: skip
+    checks = {
+        n: c for n, (c, has) in FITTED.items() if has in ("all", "optional", kind)
+    }
     required = [name for name in checks if FITTED[name][1] != "optional"]
     checks.update(_WRITTEN_BEFORE)
     unknown = [name for name in fitted if name not in checks]
@@ -261,7 +300,7 @@ def fitted_from_json(path, cls, fitted):
         except ValueError as exc:
             raise invalid(path, f"{name} {exc}; got {show(value)}") from None
     n_features = values["n_features_in_"]
-    for name in ("feature_names_in_", "_data_min", "_data_max"):
+    for name in ("feature_names_in_", "_data_min", "_data_max", "error_scale_"):
         if name in values and len(values[name]) != n_features:
             raise invalid(
                 path,

@@ -20,6 +20,7 @@ __all__ = [
     "plot_error_vs_components",
     "plot_latent",
     "plot_loss_curves",
+    "plot_outlier_features",
     "plot_reconstructions",
 ]
 
@@ -443,4 +444,93 @@ def plot_latent(Z, y=None, *, ax_title=None):
     ax.set_ylabel(f"code 1{suffix}")
     if ax_title is not None:
         ax.set_title(ax_title)
+    return fig
+
+
+def plot_outlier_features(estimator, X, *, n_rows=5, n_features=10, feature_names=None):
+    """Show which features make the most abnormal rows abnormal.
+
+    A heat map of the per-feature squared reconstruction errors
+    (``estimator.reconstruction_error(X, per_feature=True)``) of the
+    ``n_rows`` most abnormal rows of ``X`` (lowest ``score_samples``), over
+    the ``n_features`` features with the largest errors among those rows.
+    For :class:`~skae.AutoencoderOutlierDetector` each error is divided by
+    its feature's mean training error (``error_scale_``), the share of the
+    score it adds; the value of ``X`` is written in each cell.
+
+    Parameters
+    ----------
+    estimator : fitted skae estimator
+        An :class:`~skae.AutoencoderOutlierDetector` or any skae transformer.
+    X : array-like of shape (n_samples, n_features)
+        Data, scaled like the training data.
+    n_rows : int, default=5
+        How many of the most abnormal rows to show.
+    n_features : int, default=10
+        How many features to show (those with the largest errors).
+    feature_names : sequence of str or None, default=None
+        Names of the features; default ``estimator.feature_names_in_`` when
+        fitted on named columns, else ``x0, x1, ...``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure: rows are the abnormal rows (labelled by their index in
+        ``X`` and score), columns the features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import AutoencoderOutlierDetector
+    >>> from skae.plotting import plot_outlier_features
+    >>> X = np.random.default_rng(0).normal(size=(200, 5))
+    >>> X[0, 3] = 12.0
+    >>> det = AutoencoderOutlierDetector(epochs=5, random_state=0).fit(X)
+    >>> fig = plot_outlier_features(det, X, n_rows=3)
+    >>> fig.axes[0].get_yticklabels()[0].get_text().startswith("row 0")
+    True
+    """
+    check_is_fitted(estimator)
+    for name, value in (("n_rows", n_rows), ("n_features", n_features)):
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    errors = estimator.reconstruction_error(X, per_feature=True)
+    scale = getattr(estimator, "error_scale_", None)
+    if scale is not None:
+        errors = errors / scale
+    scores = estimator.score_samples(X)
+    rows = np.argsort(scores, kind="stable")[: min(n_rows, len(scores))]
+    shown = errors[rows]
+    columns = np.argsort(-shown.sum(axis=0), kind="stable")[:n_features]
+    if feature_names is None:
+        feature_names = getattr(estimator, "feature_names_in_", None)
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(errors.shape[1])]
+    if len(feature_names) != errors.shape[1]:
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for "
+            f"{errors.shape[1]} features."
+        )
+    values = np.asarray(X)[rows][:, columns] if not hasattr(X, "iloc") else (
+        X.iloc[rows, columns].to_numpy()
+    )  # fmt: skip
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(
+        figsize=(1.0 + 0.8 * len(columns), 1.0 + 0.5 * len(rows)), layout="constrained"
+    )
+    image = ax.imshow(shown[:, columns], cmap="Reds", aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            ax.text(j, i, f"{float(values[i, j]):.2g}", ha="center", va="center",
+                    fontsize=8)  # fmt: skip
+    ax.set_xticks(range(len(columns)), [str(feature_names[c]) for c in columns],
+                  rotation=45, ha="right")  # fmt: skip
+    ax.set_yticks(range(len(rows)),
+                  [f"row {r} (score {scores[r]:.3g})" for r in rows])  # fmt: skip
+    label = "error / feature's mean training error" if scale is not None else (
+        "squared reconstruction error"
+    )  # fmt: skip
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_title("Most abnormal rows: per-feature reconstruction errors")
     return fig

@@ -16,7 +16,11 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skae import AutoencoderTransformer, VariationalAutoencoderTransformer
+from skae import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoderTransformer,
+)
 
 
 def _small(cls=AutoencoderTransformer, **params):
@@ -42,7 +46,8 @@ PCA_START = (
 
 
 def _expected_failed_checks(estimator):
-    if type(estimator) is AutoencoderTransformer and estimator.init != "random":
+    pca_start = (AutoencoderTransformer, AutoencoderOutlierDetector)
+    if type(estimator) in pca_start and estimator.init != "random":
         return {
             "check_sample_weight_equivalence_on_dense_data": PCA_START,
             "check_sample_weight_equivalence_on_sparse_data": PCA_START,
@@ -60,6 +65,7 @@ def _expected_failed_checks(estimator):
         _small(precision="float64"),
         _small(precision="float64", init="random"),
         _small(VariationalAutoencoderTransformer, precision="float64"),
+        _small(AutoencoderOutlierDetector, precision="float64"),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

@@ -18,7 +18,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skae
-from skae import AutoencoderTransformer, VariationalAutoencoderTransformer, _devices
+from skae import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoderTransformer,
+    _devices,
+)
 from skae._persistence_checks import FITTED
 from skae.exceptions import InconsistentVersionWarning
 
@@ -91,7 +96,12 @@ def assert_same(got, expected, name):
 
 
 @pytest.mark.parametrize(
-    "cls", [AutoencoderTransformer, VariationalAutoencoderTransformer]
+    "cls",
+    [
+        AutoencoderTransformer,
+        VariationalAutoencoderTransformer,
+        AutoencoderOutlierDetector,
+    ],  # fmt: skip
 )
 def test_every_declared_fitted_attribute_round_trips(cls, X, tmp_path):
     pd = pytest.importorskip("pandas")
@@ -102,8 +112,10 @@ def test_every_declared_fitted_attribute_round_trips(cls, X, tmp_path):
     ).fit(df)  # fmt: skip
     skae.save(est, tmp_path / "est.skae")
     loaded = skae.load(tmp_path / "est.skae")
+    kind = {VariationalAutoencoderTransformer: "variational",
+            AutoencoderOutlierDetector: "detector"}.get(cls)  # fmt: skip
     for name, (_, has) in FITTED.items():
-        if has == "variational" and cls is AutoencoderTransformer:
+        if has in ("variational", "detector") and has != kind:
             assert not hasattr(est, name) and not hasattr(loaded, name), name
             continue
         assert hasattr(est, name), f"the fit does not exercise {name}"

@@ -278,3 +278,50 @@ def test_plot_latent_errors():
         plot_latent(np.zeros((5, 2)), y=np.zeros(4))
     with pytest.raises(ValueError, match="2-D"):
         plot_latent(np.zeros(5))
+
+
+# -- plot_outlier_features -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_row():
+    from skae import AutoencoderOutlierDetector
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)) @ rng.normal(size=(2, 6))
+    X[7, 4] += 12.0
+    det = AutoencoderOutlierDetector(
+        hidden_layer_sizes=(16,), epochs=10, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        det.fit(X)
+    return det, X
+
+
+def test_plot_outlier_features_shows_the_worst_rows_and_features(broken_row):
+    from skae.plotting import plot_outlier_features
+
+    det, X = broken_row
+    fig = plot_outlier_features(det, X, n_rows=3, n_features=4,
+                                feature_names=list("abcdef"))  # fmt: skip
+    ax = fig.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    features = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(rows) == 3 and rows[0].startswith("row 7 ")
+    assert len(features) == 4 and features[0] == "e"
+    image = ax.get_images()[0].get_array()
+    errors = det.reconstruction_error(X[[7]], per_feature=True)[0] / det.error_scale_
+    assert_allclose(image[0, 0], errors[4])
+
+
+def test_plot_outlier_features_checks_its_arguments(broken_row):
+    from skae.plotting import plot_outlier_features
+
+    det, X = broken_row
+    with pytest.raises(ValueError, match="n_rows must be a positive integer"):
+        plot_outlier_features(det, X, n_rows=0)
+    with pytest.raises(ValueError, match="feature_names has 2 names for 6"):
+        plot_outlier_features(det, X, feature_names=["a", "b"])
+    with pytest.raises(NotFittedError):
+        plot_outlier_features(AutoencoderTransformer(), X)
