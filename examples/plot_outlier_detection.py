@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 Outlier detection, and which features make a row an outlier
-==========================================================
+===========================================================
 
 :class:`~skae.AutoencoderOutlierDetector` has the API of scikit-learn's
 outlier detectors: ``fit`` on unlabeled data, ``predict`` gives +1 for

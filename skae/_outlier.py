@@ -86,7 +86,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
     ----------
     offset_ : float
         The threshold: ``decision_function = score_samples - offset_``.
-    error_scale_ : ndarray of shape (n_features_in_,)
+    error_scale_ : ndarray of shape (`n_features_in_`,)
         Each feature's mean squared reconstruction error on the training
         rows, at least 1e-3 times their mean over the features (a feature
         that is rebuilt perfectly, such as an image's blank border, would
@@ -321,6 +321,8 @@ n_iter_, loss_curve_, validation_scores_, best_validation_score_, history_
         Returns
         -------
         score : float
+            The weighted mean score: higher for data more like the training
+            data.
         """
         return float(np.average(self.score_samples(X), weights=sample_weight))
 
