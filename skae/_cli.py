@@ -12,6 +12,8 @@ import contextlib
 import csv
 import io
 import math
+import os
+import re
 import sys
 import tempfile
 import time
@@ -433,7 +435,8 @@ def compare(args, log):
     )
     if {"autoencoder", "autoencoder_random"} & set(args.reducers):
         log("loading TensorFlow (not counted in fit times)...")
-        from . import _training  # noqa: F401
+        with _startup_notices_dropped(log):
+            from . import _training  # noqa: F401
 
     clip = (0.0, 1.0) if noise == "gaussian" else None
     with _logged_warnings(log) as unconverged:
@@ -461,6 +464,62 @@ def compare(args, log):
     outputs = ["results.csv", "results.md", *figures]
     log(f"wrote {', '.join(outputs)} to {args.out}/")
     return 0
+
+
+def _quiet_process():
+    """Silence TensorFlow's C++ and Python log lines in this process.
+
+    Only the command's own process (``python -m skae``, the ``skae``
+    script) calls this, before TensorFlow is imported: the command is an
+    application and owns its process. The library never does; a user's
+    settings (an ``TF_CPP_MIN_LOG_LEVEL`` already set) are kept.
+    """
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+#: Lines TensorFlow's C++ start-up writes to stderr whatever the log level:
+#: absl's note, oneDNN, CUDA and CPU-feature notices ("I0000 ...", "W0000 ...").
+_STARTUP_NOTICE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl|"
+    r"To enable the following instructions|rebuild TensorFlow)"
+)
+
+
+@contextlib.contextmanager
+def _startup_notices_dropped(log):
+    """Drop TensorFlow's start-up notices from stderr while the body runs.
+
+    They are written by C++ code straight to file descriptor 2, before any
+    log level applies, so the descriptor itself is redirected to a file for
+    the duration; every other line is passed on to ``log`` afterwards.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if line.strip() and not _STARTUP_NOTICE.match(line):
+                    log(line)
+
+
+def run():
+    """Console entry point: quiet the process, run :func:`main`, return its status."""
+    _quiet_process()
+    return main()
 
 
 def main(argv=None):

@@ -12,6 +12,7 @@ parameter or the input. Nothing here imports Keras at module level.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -156,12 +157,30 @@ def check_codes(estimator, Z, *, width, dtype):
 
 
 def check_sample_weight(sample_weight, X):
-    """Return ``sample_weight`` as float64 (None stays None); no negatives."""
+    """Return ``sample_weight`` as float64 (None stays None); no negatives.
+
+    All-zero weights get skae's own message on every supported
+    scikit-learn (its own check, and its wording, came in 1.9).
+    """
     if sample_weight is None:
         return None
-    return _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
-    )
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True,
+        **({"allow_all_zero_weights": True} if _ALLOWS_ALL_ZERO else {}),
+    )  # fmt: skip
+    if not np.any(sample_weight):
+        raise ValueError(
+            "sample_weight is zero for every sample: at least one non-zero "
+            "weight is needed to train."
+        )
+    return sample_weight
+
+
+#: Whether scikit-learn's ``_check_sample_weight`` refuses all-zero weights
+#: itself unless told not to (1.9 and later).
+_ALLOWS_ALL_ZERO = (
+    "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+)
 
 
 # -- settings --------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -383,3 +384,18 @@ def test_unexpected_error_is_one_line_unless_traceback(tmp_path, capsys,
     )
     with pytest.raises(RuntimeError, match="a bug"):
         run(tmp_path, "--reducers", "pca", "--traceback")
+
+
+def test_the_command_prints_no_tensorflow_notices(tmp_path):
+    # A fresh process, as a user runs it: TensorFlow's C++ start-up notices
+    # (oneDNN, CUDA, absl) and Python log lines are not shown; skae's are.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "skae", "compare", "--reducers", "autoencoder",
+         "--n-components", "2", "--epochs", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("[1/1] autoencoder") for line in lines)
+    noise = ("I0000", "W0000", "absl", "oneDNN", "cuda", "retracing", "tensorflow")
+    assert not [line for line in lines if any(n in line for n in noise)], lines
