@@ -234,7 +234,6 @@ n_iter_, loss_curve_, validation_scores_, best_validation_score_, history_
         if len(codes) < 2:
             covariance = np.zeros((codes.shape[1], codes.shape[1]))
         self.code_precision_ = np.linalg.pinv(covariance, hermitian=True)
-        self.score_scales_ = np.ones(2)
         parts = self._score_parts(X, errors, codes)
         self.score_scales_ = np.maximum(np.median(parts, axis=0), 1e-12)
         scores = -np.mean(parts / self.score_scales_, axis=1)

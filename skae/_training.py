@@ -91,16 +91,15 @@ class TrainingResult:
     of a resumed checkpoint included; ``diverged`` and ``interrupted`` say why
     training stopped before ``epochs`` (the model then has the state of the
     last good epoch). ``seed`` is the seed the model was trained with: a
-    resumed checkpoint's. With early stopping, ``best_epoch`` is the number
-    of epochs of this call whose state was kept (0: the starting state) and
-    ``best_loss`` its validation loss.
+    resumed checkpoint's. With early stopping, ``best_loss`` is the
+    validation loss of the state kept (the starting state's, when no epoch
+    beat it).
     """
 
     seed: int
     history: dict = field(default_factory=dict)
     epochs_run: int = 0
     stopped_early: bool = False
-    best_epoch: int | None = None
     best_loss: float | None = None
     diverged: bool = False
     interrupted: bool = False
@@ -177,7 +176,7 @@ class _EarlyStopping(keras.callbacks.Callback):
     def __init__(self, patience, tol, initial_loss):
         super().__init__()
         self.patience, self.tol = patience, tol
-        self.best, self.best_epoch = initial_loss, 0
+        self.best = initial_loss
         self.best_state = None
         self.wait = 0
         self.stopped = False
@@ -187,7 +186,7 @@ class _EarlyStopping(keras.callbacks.Callback):
         if not self.started:
             self.started = True
             if epoch > 0:  # resumed from a checkpoint
-                self.best, self.best_epoch = math.inf, None
+                self.best = math.inf
             else:
                 self.best_state = ModelState.capture(self.model)
 
@@ -198,7 +197,7 @@ class _EarlyStopping(keras.callbacks.Callback):
         if current < self.best - self.tol:
             state = ModelState.capture(self.model)
             if state.is_finite():
-                self.best, self.best_epoch, self.best_state = current, epoch + 1, state
+                self.best, self.best_state = current, state
                 self.wait = 0
                 return
         self.wait += 1
@@ -329,7 +328,6 @@ def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
     result.epochs_run = len(guard.epoch_logs)
     if stopper is not None:
         result.stopped_early = stopper.stopped
-        result.best_epoch = stopper.best_epoch
         if math.isfinite(stopper.best):
             result.best_loss = float(stopper.best)
     return result
