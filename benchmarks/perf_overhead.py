@@ -5,26 +5,29 @@ the 784-256-128-32 autoencoder at batch 256, the first (tracing) epoch left
 out. The fits, interleaved round by round:
 
 * ``plain``: a plain Keras ``model.fit`` on arrays -- the baseline;
-* ``skae``: ``AutoencoderTransformer.fit``, as a user runs it;
+* ``skae``: ``AutoencoderTransformer.fit``, as a user runs it (on
+  TensorFlow: skae's compiled loop, whole runs of batches per call);
 * ``tf_data`` and ``pydataset``: the plain Keras model compiled the same way,
-  fed skae's own ``skae._data.Batches`` through
+  fed skae's own ``skae._data.Batches`` through ``Model.fit`` and
   ``skae._pipeline.fit_input(batches, tf_data=...)``: the tf.data pipeline
-  skae gives TensorFlow, or the ``keras.utils.PyDataset`` itself (what other
-  backends get, and what Keras wraps in ``from_generator`` on TensorFlow).
+  skae gives ``Model.fit`` on TensorFlow (when a callback watches batches,
+  say), or the ``keras.utils.PyDataset`` itself (what other backends get, and
+  what Keras wraps in ``from_generator`` on TensorFlow).
 
 The two feeds are timed on a bare Keras model, chosen by ``fit_input``'s
 keyword, rather than through ``AutoencoderTransformer.fit``: the estimator has
 no switch for its feed, and the benchmark changes no state inside skae to make
 one. The same model, batches and callbacks on both sides leave the feed as the
 only difference; the ``skae`` row against the ``tf_data`` row shows what the
-estimator adds around its feed.
+compiled loop saves over ``Model.fit``, with what the estimator adds.
 
 Then the process-state effect: a plain Keras fit in a process that has first
 run a short skae fit, or a short fit fed the ``PyDataset``
 (TensorFlow's generator dataset sets glibc's ``M_TRIM_THRESHOLD`` for the
 whole process; see ``docs/performance.rst``).
 
-Bar: skae's median epoch time <= 1.05x plain Keras's.
+Bar: skae's median epoch time <= 0.80x plain Keras's (it was <= 1.05x while
+skae trained through ``Model.fit``).
 """
 
 import common
@@ -34,6 +37,8 @@ import numpy as np
 SETTINGS = {"rows": (30_000, 2_048), "epochs": (6, 2), "rounds": (3, 1)}
 
 BATCH_SIZE = 256
+#: skae's epoch time over plain Keras's, at most.
+BAR = 0.80
 KEYS = ("wall_s", "cpu_s", "sys_s", "minor_faults")
 KINDS = ("plain", "skae", "tf_data", "pydataset")
 #: Which fit runs first in the process before a plain Keras fit is timed.
@@ -136,7 +141,7 @@ def measure(s):
         / steps,
         "plain_after_skae_cpu_ratio": ratio("plain_after_skae", "cpu_s"),
         "plain_after_pydataset_cpu_ratio": ratio("plain_after_pydataset", "cpu_s"),
-        "bar_met": bool(ratio("skae") <= 1.05),
+        "bar_met": bool(ratio("skae") <= BAR),
     }
 
 
@@ -144,12 +149,12 @@ TITLE = "1. Wrapper overhead (784-256-128-32, batch 256)"
 
 
 def bars(o):
-    return {"1. skae epoch time <= 1.05x plain Keras": o["bar_met"]}
+    return {f"1. skae epoch time <= {BAR}x plain Keras": o["bar_met"]}
 
 
 NAMES = {
     "plain": "plain Keras `model.fit` on arrays",
-    "skae": "skae `fit` (tf.data pipeline, the TensorFlow default)",
+    "skae": "skae `fit` (its compiled loop, the TensorFlow default)",
     "tf_data": "plain Keras model fed skae's batches: `fit_input(..., tf_data=True)`",
     "pydataset": "plain Keras model fed the `PyDataset`: `tf_data=False` (other "
     "backends' path)",
@@ -174,7 +179,7 @@ def render(o):
     out.append(
         f"\n{o['rows']} MNIST rows, {o['epochs_per_fit']} epochs per fit (the first "
         f"excluded), {o['fits_each']} fits of each of the first four, interleaved, "
-        f"{where}. Ratio skae / plain = {o['ratio']:.3f} (bar <= 1.05: "
+        f"{where}. Ratio skae / plain = {o['ratio']:.3f} (bar <= {BAR}: "
         f"{common.met(o['bar_met'])}); CPU-time ratio {o['cpu_ratio']:.3f}; skae "
         f"takes {o['extra_minor_faults_per_step']:.0f} more minor page faults per "
         "step.\n"

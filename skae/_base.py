@@ -388,7 +388,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_new : ndarray of shape (n_samples, n_components), dtype float32
             The codes.
         """
-        from ._models import apply
+        from ._pipeline import apply
 
         check_is_fitted(self)
         X = check_X(self, X, reset=False, dtype=self._compute_dtype())
@@ -408,7 +408,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_original : ndarray of shape (n_samples, `n_features_in_`), dtype float32
             The reconstruction.
         """
-        from ._models import apply
+        from ._pipeline import apply
 
         check_is_fitted(self)
         Z = check_codes(
@@ -447,7 +447,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _row_losses(self, x):
         """Per-row loss of one converted batch ``x``, as float64 (score_samples)."""
-        from ._models import apply
+        from ._pipeline import apply
 
         diff = apply(self.model_, x, dtype=np.float64) - x
         return np.mean(diff**2, axis=1)
@@ -477,7 +477,7 @@ dtype float64
             mean over the features, the row's mean squared error (minus
             :meth:`AutoencoderTransformer.score_samples`).
         """
-        from ._models import apply
+        from ._pipeline import apply
 
         check_is_fitted(self)
         if not isinstance(per_feature, (bool, np.bool_)):

@@ -167,6 +167,15 @@ class Batches(keras.utils.PyDataset):
             self._state = (epoch, self._draw_order(epoch))
 
 
+def same_places(flat) -> list[int]:
+    """For each place of ``flat``, the first place that holds the same object.
+
+    A batch that holds one array twice (the clean rows as input and target)
+    is sent to TensorFlow with that array once.
+    """
+    return [next(k for k in range(j + 1) if flat[k] is a) for j, a in enumerate(flat)]
+
+
 def map_batches(
     fn, X, n_outputs, *, in_dtype, out_dtype=OUTPUT_DTYPE, batch_size=INFERENCE_BATCH
 ) -> np.ndarray:

@@ -507,14 +507,3 @@ def halves(model: keras.Model) -> tuple[keras.Model, keras.Model]:
 def input_dtype(model: keras.Model) -> str:
     """Return the dtype ``model`` expects as input (its compute precision)."""
     return model.inputs[0].dtype
-
-
-def apply(model: keras.Model, x: np.ndarray, dtype=OUTPUT_DTYPE) -> np.ndarray:
-    """Run ``model`` on one batch in inference mode, as a NumPy array.
-
-    ``predict_on_batch`` runs a compiled function that Keras builds once per
-    model: about 0.5 ms for one row on TensorFlow, where a direct eager call
-    costs ~4 ms and ``predict`` (which sets up a data pipeline each call)
-    ~60 ms.
-    """
-    return np.asarray(model.predict_on_batch(x), dtype=dtype)

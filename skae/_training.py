@@ -20,7 +20,7 @@ import keras
 
 from ._data import training_batches
 from ._models import input_dtype
-from ._pipeline import fit_input
+from ._pipeline import compiled_loop_applies, evaluate, fit_input, run_epochs
 from ._state import (
     Compilation,
     ModelState,
@@ -280,7 +280,12 @@ def train(model, X, config, *, seed, first_epoch=0, sample_weight=None, resume=F
 
 
 def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
-    """Run Keras's loop over ``X``: the epochs of one session."""
+    """Run the epochs of one session over ``X``.
+
+    On TensorFlow skae's compiled loop runs them (``_pipeline.run_epochs``),
+    unless the session needs Keras's ``Model.fit``
+    (``_pipeline.compiled_loop_applies``); both train the same model.
+    """
     batches, val_batches = training_batches(
         X,
         sample_weight,
@@ -300,21 +305,32 @@ def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
                 checkpoint.keras_dir, save_freq="epoch", delete_checkpoint=False
             )
         )
+    compiled = compiled_loop_applies(config, callbacks)
     stopper = None
     if val_batches is not None:
-        initial = model.evaluate(fit_input(val_batches), verbose=0, return_dict=True)
+        if compiled:
+            initial = evaluate(model, val_batches)
+        else:
+            initial = model.evaluate(
+                fit_input(val_batches), verbose=0, return_dict=True
+            )
         stopper = _EarlyStopping(config.n_iter_no_change, config.tol, initial["loss"])
         callbacks.append(stopper)
     result = TrainingResult(seed)
     try:
-        model.fit(
-            fit_input(batches),
-            validation_data=None if val_batches is None else fit_input(val_batches),
-            epochs=config.epochs,
-            verbose=config.verbose,
-            callbacks=callbacks,
-            shuffle=False,
-        )
+        if compiled:
+            run_epochs(
+                model, batches, val_batches, epochs=config.epochs, callbacks=callbacks
+            )
+        else:
+            model.fit(
+                fit_input(batches),
+                validation_data=None if val_batches is None else fit_input(val_batches),
+                epochs=config.epochs,
+                verbose=config.verbose,
+                callbacks=callbacks,
+                shuffle=False,
+            )
     except KeyboardInterrupt:
         result.interrupted = True
         guard.restore_good()

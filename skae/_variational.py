@@ -265,7 +265,9 @@ distribution, verbose, warm_start : see AutoencoderTransformer
     # -- using a fitted model --------------------------------------------------
 
     def _row_losses(self, x):
-        out = self.model_.predict_on_batch(x)
+        from ._pipeline import predict
+
+        out = predict(self.model_, x)
         reconstruction = np.asarray(out["reconstruction"], dtype=np.float64)
         kl = np.asarray(out["kl"], dtype=np.float64)[:, 0]
         recon_loss = _per_sample_loss(self.loss)(x.astype(np.float64), reconstruction)

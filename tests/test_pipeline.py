@@ -96,19 +96,28 @@ def test_the_two_feeds_train_a_keras_model_bitwise_alike(X_small):
         assert_array_equal(w_a, w_b)
 
 
-def fit_both_ways(monkeypatch, X, fit=None, **params):
-    """Weights, loss curve and validation scores from the two data paths.
+#: skae's three ways of training on TensorFlow: its compiled loop, and
+#: ``Model.fit`` fed the tf.data pipeline or the ``PyDataset``.
+PATHS = ("compiled", "tf_data", "pydataset")
 
-    Training calls ``fit_input(batches)``; here it gets ``tf_data`` passed on.
+
+def fit_all_ways(monkeypatch, X, fit=None, **params):
+    """Weights, loss curve and validation scores from each of :data:`PATHS`.
+
+    Training takes ``Model.fit`` when ``compiled_loop_applies`` says so, and
+    feeds it ``fit_input(batches)``; both are replaced here, one path at a time.
     """
     defaults = dict(n_components=2, hidden_layer_sizes=(8,), epochs=3, batch_size=16,
                     random_state=0)  # fmt: skip
     out = []
-    for tf_data in (True, False):
-        feed = functools.partial(_pipeline.fit_input, tf_data=tf_data)
-        monkeypatch.setattr(_training, "fit_input", feed)
-        ae = AutoencoderTransformer(**{**defaults, **params})
-        fit(ae, X) if fit else ae.fit(X)
+    for path in PATHS:
+        with monkeypatch.context() as m:
+            if path != "compiled":
+                m.setattr(_training, "compiled_loop_applies", lambda *a: False)
+                feed = functools.partial(_pipeline.fit_input, tf_data=path == "tf_data")
+                m.setattr(_training, "fit_input", feed)
+            ae = AutoencoderTransformer(**{**defaults, **params})
+            fit(ae, X) if fit else ae.fit(X)
         out.append((ae.model_.get_weights(), ae.loss_curve_, ae.validation_scores_))
     return out
 
@@ -129,8 +138,8 @@ def assert_same(a, b):
         ),
     ],
 )
-def test_tf_data_trains_bitwise_like_the_pydataset(monkeypatch, X_small, tmp_path,
-                                                   case):  # fmt: skip
+def test_the_three_paths_train_bitwise_alike(monkeypatch, X_small, tmp_path,
+                                             case):  # fmt: skip
     # Same batches into the same compiled step: exact equality, not a tolerance.
     params, fit_kw = {}, {}
     X = X_small
@@ -153,8 +162,9 @@ def test_tf_data_trains_bitwise_like_the_pydataset(monkeypatch, X_small, tmp_pat
     def fit(ae, X):
         return ae.fit(X, **fit_kw)
 
-    a, b = fit_both_ways(monkeypatch, X, fit=fit, **params)
-    assert_same(a, b)
+    compiled, *fitted = fit_all_ways(monkeypatch, X, fit=fit, **params)
+    for other in fitted:
+        assert_same(compiled, other)
 
 
 @pytest.mark.slow
@@ -163,6 +173,159 @@ def test_partial_fit_epochs_match_across_paths(monkeypatch, X_small):
         for _ in range(3):
             ae.partial_fit(X)
 
-    a, b = fit_both_ways(monkeypatch, X_small, fit=three_calls)
-    assert_same(a, b)
-    assert len(a[1]) == 3
+    compiled, *fitted = fit_all_ways(monkeypatch, X_small, fit=three_calls)
+    for other in fitted:
+        assert_same(compiled, other)
+    assert len(compiled[1]) == 3
+
+
+# -- skae's compiled loop -------------------------------------------------------
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Records the calls a callback gets that are not about single batches."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def _record(self, name, logs):
+        self.calls.append((name, sorted(logs or {})))
+
+    def on_train_begin(self, logs=None):
+        self._record("train_begin", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._record(f"epoch_begin {epoch}", logs)
+
+    def on_test_begin(self, logs=None):
+        self._record("test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._record("test_end", logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record(f"epoch_end {epoch}", logs)
+        self.calls.append(("logs", {k: v for k, v in logs.items()}))
+
+    def on_train_end(self, logs=None):
+        self._record("train_end", logs)
+
+
+class _BatchWatcher(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_callbacks_see_what_model_fit_shows_them(monkeypatch, X_small):
+    params = dict(n_components=2, hidden_layer_sizes=(8,), epochs=3, batch_size=16,
+                  early_stopping=True, validation_fraction=0.25,
+                  random_state=0)  # fmt: skip
+    seen = []
+    for compiled in (True, False):
+        with monkeypatch.context() as m:
+            if not compiled:
+                m.setattr(_training, "compiled_loop_applies", lambda *a: False)
+            recorder = _Recorder()
+            AutoencoderTransformer(callbacks=[recorder], **params).fit(X_small)
+        seen.append(recorder.calls)
+    assert seen[0] == seen[1]
+    names = [name for name, _ in seen[0]]
+    assert names[:4] == ["train_begin", "epoch_begin 0", "test_begin", "test_end"]
+    assert names[-1] == "train_end"
+    assert seen[0][5] == ("logs", seen[1][5][1])
+    assert set(seen[0][5][1]) == {"loss", "val_loss"}
+
+
+def test_which_sessions_the_compiled_loop_trains():
+    config = _training.TrainingConfig(epochs=1, batch_size=8, compilation=None)
+    epoch_only = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: None)
+    assert _pipeline.compiled_loop_applies(config, [epoch_only])
+    assert not _pipeline.compiled_loop_applies(config, [_BatchWatcher()])
+    nan_stop = keras.callbacks.TerminateOnNaN()
+    assert not _pipeline.compiled_loop_applies(config, [nan_stop])
+    for change in ({"verbose": 1}, {"checkpoint_dir": "x"}, {"distribution": object()}):
+        other = _training.TrainingConfig(**{**config.__dict__, **change})
+        assert not _pipeline.compiled_loop_applies(other, [])
+
+
+def test_a_callback_that_watches_batches_sees_every_batch(X_small):
+    watcher = _BatchWatcher()
+    AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,), epochs=2,
+                           batch_size=16, callbacks=[watcher]).fit(X_small)  # fmt: skip
+    assert watcher.batches == 2 * -(-len(X_small) // 16)
+
+
+def test_runs_of_any_size_train_alike(monkeypatch, X_small):
+    # One batch per compiled call, or the whole epoch in one: the same model.
+    weights = []
+    for chunk_bytes in (1, _pipeline.CHUNK_BYTES):
+        monkeypatch.setattr(_pipeline, "CHUNK_BYTES", chunk_bytes)
+        ae = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,), epochs=2,
+                                    batch_size=16, random_state=0)  # fmt: skip
+        ae.fit(X_small)
+        weights.append(ae.model_.get_weights())
+    for a, b in zip(*weights, strict=True):
+        assert_array_equal(a, b)
+
+
+def test_partial_fit_traces_the_loop_once(X_small):
+    ae = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,), batch_size=16,
+                                random_state=0)  # fmt: skip
+    for _ in range(3):
+        ae.partial_fit(X_small)
+    # One compiled training run, made at the first call and reused after.
+    functions = _pipeline._LOOPS[ae.model_].functions
+    assert [key[0] for key in functions] == ["train"]
+    first = functions[next(iter(functions))]
+    ae.partial_fit(X_small)
+    assert functions[next(iter(functions))] is first
+
+
+def test_a_model_and_its_loop_are_freed_together(X_small):
+    import gc
+    import weakref
+
+    ae = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,), epochs=1,
+                                batch_size=16).fit(X_small)  # fmt: skip
+    model = weakref.ref(ae.model_)
+    assert model() in _pipeline._LOOPS
+    del ae
+    gc.collect()
+    assert model() is None
+
+
+def test_a_grid_search_warns_of_no_retracing(X_small):
+    # Keras's predict_on_batch made TensorFlow log "... triggered tf.function
+    # retracing" from the fifth new model on: its functions share their code.
+    import logging
+    import warnings
+
+    from sklearn.model_selection import GridSearchCV
+
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Collect()
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # few epochs do not converge
+            GridSearchCV(
+                AutoencoderTransformer(
+                    hidden_layer_sizes=(8,), epochs=1, batch_size=16
+                ),
+                {"n_components": [2, 3, 4, 5]},
+                cv=3,
+            ).fit(X_small)
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in messages if "retracing" in m]
