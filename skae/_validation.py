@@ -49,14 +49,20 @@ ACTIVATIONS = frozenset(
 
 
 def external_stacklevel():
-    """Stack level of the first caller outside skae and scikit-learn.
+    """Stack level of the first caller outside skae, scikit-learn and joblib.
 
     Warnings then point at the user's line whichever public method (and
-    scikit-learn wrapper) led to them.
+    scikit-learn wrapper) led to them: ``GridSearchCV.fit`` and
+    ``cross_validate`` call the estimator through joblib even with one job.
+    (In a worker process or thread of ``n_jobs=2`` the user's line is not on
+    the stack; the warning points at the first frame outside the three.)
     """
+    import joblib
     import sklearn
 
-    inside = (os.path.dirname(__file__), os.path.dirname(sklearn.__file__))
+    inside = tuple(
+        os.path.dirname(path) for path in (__file__, sklearn.__file__, joblib.__file__)
+    )
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(inside):
         frame, level = frame.f_back, level + 1

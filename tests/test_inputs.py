@@ -554,6 +554,24 @@ def test_out_of_range_warning_points_at_the_caller(fitted, method):
     assert [w.filename for w in record if _ours(w)] == [__file__]
 
 
+def test_warnings_from_a_grid_search_point_at_the_caller(X_small):
+    # GridSearchCV calls fit through joblib, also with one job.
+    from sklearn.model_selection import GridSearchCV
+
+    grid = GridSearchCV(
+        AutoencoderTransformer(
+            hidden_layer_sizes=(4,), epochs=3, batch_size=16, init="random"
+        ),
+        {"n_components": [2]},
+        cv=2,
+    )
+    with pytest.warns(ConvergenceWarning) as record:
+        grid.fit(X_small)
+    assert {w.filename for w in record if w.category is ConvergenceWarning} == {
+        __file__
+    }
+
+
 @pytest.mark.parametrize(
     "dtype, low, high",
     [(np.uint8, 0, 255), (np.int8, -128, 127), (np.uint16, 0, 65535),
