@@ -5,7 +5,8 @@ Build from the repository root with::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 The build executes the gallery scripts in ``examples/`` and makes no network
-access (no intersphinx).
+access: intersphinx reads the inventories checked in under ``_inventories/``
+(written by ``docs/inventories.py``).
 """
 
 import os
@@ -25,6 +26,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -38,27 +40,56 @@ default_role = "literal"
 autosummary_generate = True
 # A module page lists the names in that module's __all__, nothing else.
 autosummary_ignore_module_all = False
-# Only what skae defines. Methods inherited from scikit-learn (fit_transform,
-# set_output, get_params, ...) are listed by name on each class page and
-# documented by scikit-learn: their docstrings refer to labels of scikit-learn's
-# own documentation, which this build cannot resolve without intersphinx.
-autodoc_default_options = {"members": True, "inherited-members": False}
+# What skae defines, inherited from its private bases included (fit,
+# transform, score... live on skae._base.BaseAutoencoder): the class template
+# (_templates/autosummary/class.rst) asks for inherited members. Methods
+# scikit-learn defines (fit_transform, set_output, get_params, ...) are
+# skipped by _skip_foreign_member, listed by name on each class page and
+# documented by scikit-learn.
+autodoc_default_options = {"members": True}
+autosummary_inherited_members = True
 autodoc_typehints = "none"
 
 
+def _defining_module(obj):
+    """The module that defines a class member: a method, property or slot."""
+    if isinstance(obj, property):
+        obj = obj.fget
+    owner = getattr(obj, "__objclass__", None)  # builtins' descriptors
+    if owner is not None:
+        return owner.__module__
+    return getattr(obj, "__module__", None) or ""
+
+
 def _skip_foreign_member(app, what, name, obj, skip, options):
-    """Skip class members that scikit-learn defines, such as set_fit_request.
+    """Skip class members that skae does not define, such as set_fit_request.
 
     scikit-learn creates the ``set_*_request`` methods on each subclass, so
-    they are not "inherited" for autodoc, yet they are scikit-learn's code.
+    they are not "inherited" for autodoc, yet they are scikit-learn's code;
+    ``args`` and ``with_traceback`` of an exception are Python's.
     """
     # autodoc passes the parent's type ("class"), autosummary the member's.
-    if what in ("class", "method") and callable(obj):
-        module = getattr(obj, "__module__", None) or ""
-        if not module.startswith("skae"):
+    if what in ("class", "exception", "method", "attribute", "property") and (
+        callable(obj) or isinstance(obj, property) or hasattr(obj, "__objclass__")
+    ):
+        if not _defining_module(obj).startswith("skae"):
             return True
     return None
 
+
+# -- intersphinx: links to other projects, with no network access ------------
+
+_INVENTORIES = os.path.join(os.path.dirname(__file__), "_inventories")
+intersphinx_mapping = {
+    project: (address, os.path.join(_INVENTORIES, f"{project}.inv"))
+    for project, address in {
+        "sklearn": "https://scikit-learn.org/stable/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "python": "https://docs.python.org/3/",
+        "joblib": "https://joblib.readthedocs.io/en/stable/",
+        "matplotlib": "https://matplotlib.org/stable/",
+    }.items()
+}
 
 # -- numpydoc ------------------------------------------------------------------
 
@@ -111,6 +142,9 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "remove_config_comments": True,
     "show_memory": False,
+    # The plotting functions return their figure; the figure is shown, its
+    # repr ("<Figure size 640x480 with 1 Axes>") is not.
+    "capture_repr": (),
 }
 
 # TensorFlow logs its C++ start-up messages on stderr while the examples run;

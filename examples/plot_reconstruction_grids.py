@@ -43,13 +43,16 @@ plot_reconstructions(rows, (8, 8), n_images=12)
 # %%
 # Loss curves
 # -----------
-# With ``early_stopping=True`` a validation share is held out, and training
-# stops once the validation loss stops improving; ``history_`` keeps both.
+# With ``early_stopping=True`` a validation share is held out; training stops
+# when the validation loss has not improved for ``n_iter_no_change`` epochs, or
+# after ``epochs``, and the estimator keeps the state with the best validation
+# loss. ``history_`` keeps both curves.
 ae2 = AutoencoderTransformer(
     n_components=2, hidden_layer_sizes=(128, 64), epochs=50, batch_size=64,
     early_stopping=True, n_iter_no_change=5, random_state=0,
 ).fit(X_train)  # fmt: skip
-print(f"stopped after {ae2.n_iter_} epochs")
+stopped = "stopped early" if ae2.n_iter_ < ae2.epochs else "ran all its epochs"
+print(f"{ae2.n_iter_} epochs of at most {ae2.epochs}: {stopped}")
 plot_loss_curves(ae2)
 
 # %%
