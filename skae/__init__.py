@@ -4,7 +4,7 @@
 model is built or used, and matplotlib the first time something is plotted.
 """
 
-from . import datasets, exceptions, plotting
+from . import datasets, exceptions, onnx, plotting
 from ._autoencoder import AutoencoderTransformer
 from ._compare import compare_reducers
 from ._noise import add_noise
@@ -23,6 +23,7 @@ __all__ = [
     "datasets",
     "exceptions",
     "load",
+    "onnx",
     "plotting",
     "save",
 ]

@@ -518,6 +518,73 @@ dtype float64
         """
         return float(np.average(self.score_samples(X), weights=sample_weight))
 
+    def export(self, path, *, part="encoder", format="tf_saved_model"):
+        """Export part of the fitted network for serving, without skae.
+
+        The export holds the network's inference call and its weights only:
+        it runs in TensorFlow Serving or ONNX Runtime with no skae,
+        scikit-learn or Python data preparation, and gives the numbers of
+        the matching method (the loaded export's output, cast to float32):
+
+        ========================  ==========================================
+        ``part``                  takes -> returns, like
+        ========================  ==========================================
+        ``"encoder"``             rows -> codes, like :meth:`transform`
+        ``"decoder"``             codes -> rows, like :meth:`inverse_transform`
+        ``"autoencoder"``         rows -> reconstructions, like
+                                  ``inverse_transform(transform(X))``
+        ========================  ==========================================
+
+        Inputs must be converted as :meth:`transform` converts them: to the
+        network's compute dtype (float32 unless ``precision`` says
+        otherwise), dense, scaled like the training data. A variational
+        autoencoder's ``"autoencoder"`` also outputs each row's KL term, and
+        it also exports ``part="sampler"``: its decoder, to be fed draws from
+        N(0, I) as :meth:`VariationalAutoencoderTransformer.sample` does.
+
+        Parameters
+        ----------
+        path : str or path-like
+            For ``"tf_saved_model"``, a directory to create: load it with
+            ``tf.saved_model.load(path)`` and call its ``serve`` method. For
+            ``"onnx"``, a file: run it with
+            ``onnxruntime.InferenceSession(path)``.
+        part : {"encoder", "decoder", "autoencoder"}, default="encoder"
+            Which network to export (a variational autoencoder also takes
+            ``"sampler"``).
+        format : {"tf_saved_model", "onnx"}, default="tf_saved_model"
+            A TensorFlow SavedModel (needs TensorFlow, also on Keras's other
+            backends), or ONNX (needs the ``onnx`` extra:
+            ``pip install "skae[onnx]"``).
+
+        Returns
+        -------
+        path : pathlib.Path
+            Where the export was written.
+
+        See Also
+        --------
+        skae.save : Save the whole estimator, to go on using or training it.
+        skae.onnx.register : Convert whole scikit-learn pipelines with skl2onnx.
+        """
+        from ._export import FORMATS, export_model
+
+        check_is_fitted(self)
+        parts = self._exportable()
+        if part not in parts:
+            raise ValueError(f"part must be one of {sorted(parts)}; got {part!r}.")
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {list(FORMATS)}; got {format!r}.")
+        return export_model(parts[part], path, format)
+
+    def _exportable(self):
+        """Return the networks :meth:`export` writes, by name."""
+        return {
+            "encoder": self.encoder_,
+            "decoder": self.decoder_,
+            "autoencoder": self.model_,
+        }
+
     # -- scikit-learn protocol -------------------------------------------------
 
     def __sklearn_is_fitted__(self):

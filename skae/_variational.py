@@ -242,6 +242,10 @@ distribution, verbose, warm_start : see AutoencoderTransformer
     def _targets(self):
         return _vae_targets
 
+    def _exportable(self):
+        # The sampler: the decoder, fed draws from N(0, I) as sample() does.
+        return {**super()._exportable(), "sampler": self.decoder_}
+
     def _set_model(self, model):
         import keras
 
