@@ -8,13 +8,14 @@ estimator: its Keras model is stored as its configuration and weights (and the
 optimizer's state, so training can resume). This example saves a fitted
 autoencoder and a whole fitted :class:`~sklearn.pipeline.Pipeline` with
 :func:`joblib.dump`, loads them back with :func:`joblib.load`, and checks that
-the loaded copies give exactly the same outputs.
+the loaded copies give exactly the same outputs; then does the same with
+:func:`skae.save` and :func:`skae.load`, skae's own format.
 
 .. warning::
 
     Loading a pickle (``joblib.load``, ``pickle.load``) can run arbitrary code.
     Only load files that you created yourself or that come from a source you
-    trust.
+    trust. :func:`skae.load` runs no code from the file.
 """
 
 # %%
@@ -37,6 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
+import skae
 from skae import AutoencoderTransformer
 
 X, y = load_digits(return_X_y=True)
@@ -72,6 +74,18 @@ same = np.array_equal(
 )
 print("Same reconstructions:", same)
 print(f"Loaded model's score (minus mean squared error): {loaded.score(X_test):.4f}")
+
+# %%
+# skae's own format: a file that runs no code when loaded
+# --------------------------------------------------------
+# :func:`skae.save` writes the parameters and fitted attributes as JSON and the
+# Keras model in Keras's format; :func:`skae.load` reads them back without
+# unpickling anything, so it is the format to share models in.
+
+skae_path = Path(tmpdir.name) / "autoencoder.skae"
+skae.save(autoencoder, skae_path)
+from_skae = skae.load(skae_path)
+print("Same codes from skae.load:", np.array_equal(codes, from_skae.transform(X_test)))
 
 # %%
 # Save and load a whole pipeline
