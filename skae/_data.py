@@ -132,7 +132,7 @@ class Batches(keras.utils.PyDataset):
         epoch, order = self._state
         rows = order[i * self.batch_size : (i + 1) * self.batch_size]
         x = as_dtype(self.X[rows], self.dtype)
-        self._read(len(rows))
+        self._read(rows)
         x_in = x
         if self.corrupt is not None:
             rng = epoch_rng(self.seed, epoch, self.stream, batch=i)
@@ -142,8 +142,8 @@ class Batches(keras.utils.PyDataset):
             return x_in, y
         return x_in, y, as_dtype(self.sample_weight[rows], self.dtype)
 
-    def _read(self, n_rows):
-        """Count rows read from a memory-mapped ``X`` (``_memmap.Pages``).
+    def _read(self, rows):
+        """Count ``rows`` as read from a memory-mapped ``X`` (``_memmap.Pages``).
 
         Building the batches reads nothing of ``X``; the first batch sets up
         the page accounting. Batches built on several threads at once may
@@ -153,7 +153,9 @@ class Batches(keras.utils.PyDataset):
             return
         if self._pages is None:
             self._pages = Pages(self.X, random_rows=self.shuffle)
-        self._pages.read(n_rows)
+        if len(rows):
+            span = int(rows.max() - rows.min()) + 1
+            self._pages.read(len(rows), span=span)
 
     def set_epoch(self, epoch):
         """Serve the rows of ``epoch`` (counted over the model's whole life).

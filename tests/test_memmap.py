@@ -39,6 +39,36 @@ def test_pages_of_a_large_memmap_are_released_as_rows_are_read(tmp_path, monkeyp
     assert _memmap.Pages(X, random_rows=True).row_cost == _memmap.MAPPED_PER_ROW
 
 
+def test_pages_count_the_stretch_of_file_rows_span(tmp_path, monkeypatch):
+    # Validation rows are a sorted subset: reading them maps the gaps too.
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    X = memmap(tmp_path, "r")
+    in_order = _memmap.Pages(X, random_rows=False)
+    in_order.mapping = released = Released()
+    in_order.read(2, span=31)
+    assert released.calls == []
+    in_order.read(1, span=1)
+    assert released.calls == [mmap.MADV_DONTNEED]
+    # Rows at random map at most the stretch they span.
+    at_random = _memmap.Pages(X, random_rows=True)
+    at_random.mapping = released = Released()
+    at_random.read(3, span=3)
+    assert released.calls == []
+
+
+def test_validation_batches_of_a_memmap_release_its_pages(tmp_path, monkeypatch):
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    X = memmap(tmp_path, "r")
+    # Every fourth row, in order, in batches of 2 rows: each batch spans 5
+    # rows of 32 bytes, so the map is released every 7th batch.
+    b = Batches(X, np.arange(0, 64, 4), 2, dtype="float32", shuffle=False)
+    b[0]
+    b._pages.mapping = released = Released()
+    for i in range(1, 8):
+        b[i]
+    assert released.calls == [mmap.MADV_DONTNEED]
+
+
 def test_pages_leave_arrays_copy_on_write_and_small_maps_alone(tmp_path, monkeypatch):
     assert _memmap.Pages(np.ones((4, 2)), random_rows=True).mapping is None
     assert _memmap.Pages(memmap(tmp_path, "r"), random_rows=True).mapping is None
