@@ -54,11 +54,9 @@ def register():
             f'skae.onnx.register() needs skl2onnx ({exc}): pip install "skae[onnx]"'
         ) from exc
 
-    from . import (
-        AutoencoderOutlierDetector,
-        AutoencoderTransformer,
-        VariationalAutoencoderTransformer,
-    )
+    from ._autoencoder import AutoencoderTransformer
+    from ._outlier import AutoencoderOutlierDetector
+    from ._variational import VariationalAutoencoderTransformer
 
     for cls in (AutoencoderTransformer, VariationalAutoencoderTransformer):
         update_registered_converter(
