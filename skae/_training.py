@@ -1,13 +1,15 @@
 """The one training routine, and the whole of a training session.
 
 Both ``fit`` and ``partial_fit`` train through :func:`train`; nothing else in
-skae calls ``Model.fit``. A call is one session: it takes the checkpoint's
-lock and resumes or starts it, trains a copy under a ``distribution`` and
-takes the result back, keeps the state of the last good epoch so that a
-diverging loss, a ``KeyboardInterrupt`` or a killed process (with a
-checkpoint) never costs a trained model, and clears the checkpoint at the
-end. What the estimator asks of training is a frozen :class:`TrainingConfig`,
-built once per call.
+skae trains a model. Its epochs run in skae's compiled loop on TensorFlow
+(``_pipeline.run_epochs``) or in Keras's ``Model.fit``, which is called only
+here; the two train bitwise the same model. A call is one session: it takes the
+checkpoint's lock and resumes or starts it, trains a copy under a
+``distribution`` and takes the result back, keeps the state of the last good
+epoch so that a diverging loss, a ``KeyboardInterrupt`` or a killed process
+(with a checkpoint) never costs a trained model, and clears the checkpoint at
+the end. What the estimator asks of training is a frozen
+:class:`TrainingConfig`, built once per call.
 """
 
 from __future__ import annotations
