@@ -177,6 +177,46 @@ def _check_api_page(app):
         )
 
 
+#: Methods every estimator's page must document (they live on the private
+#: base class, which autodoc skips unless asked for inherited members).
+_DOCUMENTED_METHODS = (
+    "fit", "partial_fit", "transform", "inverse_transform", "score",
+    "score_samples", "export",
+)  # fmt: skip
+
+
+def _check_built_pages(app, exception):
+    """Warn (an error under -W) when the built site lost what users rely on.
+
+    Each estimator's page documents its methods, and intersphinx links
+    scikit-learn's names out to scikit-learn's site.
+    """
+    from sphinx.util import logging
+
+    if exception is not None or app.builder.format != "html":
+        return
+    log = logging.getLogger(__name__)
+    out = app.outdir
+    for name in ("AutoencoderTransformer", "VariationalAutoencoderTransformer",
+                 "AutoencoderOutlierDetector"):  # fmt: skip
+        path = os.path.join(out, "gen_modules", f"skae.{name}.html")
+        with open(path, encoding="utf-8") as f:
+            html = f.read()
+        missing = [
+            m for m in _DOCUMENTED_METHODS if f'id="skae.{name}.{m}"' not in html
+        ]
+        if missing:
+            log.warning("%s's page documents no %s", name, ", ".join(missing))
+    with open(os.path.join(out, "getting_started.html"), encoding="utf-8") as f:
+        html = f.read()
+    if (
+        "https://scikit-learn.org/stable/modules/generated/sklearn.decomposition.PCA"
+        not in html
+    ):
+        log.warning("getting_started.html does not link PCA to scikit-learn's site")
+
+
 def setup(app):
     app.connect("builder-inited", _check_api_page)
     app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("build-finished", _check_built_pages)
