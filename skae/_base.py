@@ -350,6 +350,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         curve = result.history.get(key, [])
         if (
             not result.stopped_early
+            and result.epochs_run >= self._epochs(stopping)  # not a callback's stop
             and len(curve) > 1
             and curve[-2] - curve[-1] > self.tol
         ):

@@ -156,7 +156,7 @@ n_iter_, loss_curve_, validation_scores_, best_validation_score_, history_
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=0.0001,
+        tol=1e-5,
         noise=None,
         noise_level=0.1,
         noise_clip=None,

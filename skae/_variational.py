@@ -69,7 +69,8 @@ callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
 distribution, verbose, warm_start : see AutoencoderTransformer
         As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
         penalizes the posterior mean. ``early_stopping`` defaults to False
-        here (``"auto"`` is accepted).
+        here (``"auto"`` is accepted), and ``tol`` to 1e-4: the loss adds
+        each row's KL divergence to the reconstruction error.
 
     Attributes
     ----------

@@ -6,6 +6,7 @@ import textwrap
 import warnings
 
 import joblib
+import keras
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -357,6 +358,19 @@ def test_no_convergence_warning_when_stopped_early(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         small(early_stopping=True, n_iter_no_change=1, tol=10.0, epochs=50).fit(X)
+
+
+class _StopAfterTwo(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = epoch >= 1
+
+
+def test_no_convergence_warning_when_a_callback_stops(X_small):
+    # The loss still improves, but the maximum number of epochs was not reached.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ae = small(epochs=50, init="random", callbacks=[_StopAfterTwo()]).fit(X_small)
+    assert ae.n_iter_ == 2
 
 
 @pytest.mark.parametrize("verbose, expected", [(0, None), (2, "Epoch 2/2")])
