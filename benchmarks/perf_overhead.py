@@ -6,7 +6,10 @@ out. The fits, interleaved round by round:
 
 * ``plain``: a plain Keras ``model.fit`` on arrays -- the baseline;
 * ``skae``: ``AutoencoderTransformer.fit``, as a user runs it (on
-  TensorFlow: skae's compiled loop, whole runs of batches per call);
+  TensorFlow: skae's compiled loop, whole runs of batches per call, and with
+  ``jit_compile="auto"`` XLA, since this network has 528,000 weights);
+* ``skae_no_xla`` and ``plain_xla``: the two halves of that, apart: skae with
+  ``jit_compile=False``, and the plain Keras fit with ``jit_compile=True``;
 * ``tf_data`` and ``pydataset``: the plain Keras model compiled the same way,
   fed skae's own ``skae._data.Batches`` through ``Model.fit`` and
   ``skae._pipeline.fit_input(batches, tf_data=...)``: the tf.data pipeline
@@ -40,22 +43,26 @@ BATCH_SIZE = 256
 #: skae's epoch time over plain Keras's, at most.
 BAR = 0.80
 KEYS = ("wall_s", "cpu_s", "sys_s", "minor_faults")
-KINDS = ("plain", "skae", "tf_data", "pydataset")
+KINDS = ("plain", "skae", "skae_no_xla", "plain_xla", "tf_data", "pydataset")
 #: Which fit runs first in the process before a plain Keras fit is timed.
 AFTER = {"plain_after_skae": "skae", "plain_after_pydataset": "pydataset"}
 
 
-def _fit_plain(X, epochs, callbacks):
-    common.plain_keras_model().fit(
+def _fit_plain(X, epochs, callbacks, jit_compile=None):
+    model = common.plain_keras_model()
+    if jit_compile is not None:  # else Keras's default: no XLA on a CPU
+        model.jit_compile = jit_compile
+    model.fit(
         X, X, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True, verbose=0,
         callbacks=callbacks,
     )  # fmt: skip
 
 
-def _fit_skae(X, epochs, callbacks):
+def _fit_skae(X, epochs, callbacks, jit_compile="auto"):
     common.skae_fit(
         X, n_components=common.N_COMPONENTS, hidden_layer_sizes=common.HIDDEN,
         batch_size=BATCH_SIZE, epochs=epochs, callbacks=callbacks,
+        jit_compile=jit_compile,
     )  # fmt: skip
 
 
@@ -80,6 +87,8 @@ def _fit_fed(X, epochs, callbacks, tf_data):
 FITS = {
     "plain": _fit_plain,
     "skae": _fit_skae,
+    "skae_no_xla": lambda X, epochs, callbacks: _fit_skae(X, epochs, callbacks, False),
+    "plain_xla": lambda X, epochs, callbacks: _fit_plain(X, epochs, callbacks, True),
     "tf_data": lambda X, epochs, callbacks: _fit_fed(X, epochs, callbacks, True),
     "pydataset": lambda X, epochs, callbacks: _fit_fed(X, epochs, callbacks, False),
 }
@@ -125,6 +134,9 @@ def measure(s):
         "epochs": runs,
         "median": med,
         "ratio": ratio("skae"),
+        "no_xla_ratio": ratio("skae_no_xla"),
+        "plain_xla_ratio": ratio("plain_xla"),
+        "skae_over_plain_xla": ratio("skae", base="plain_xla"),
         "cpu_ratio": ratio("skae", "cpu_s"),
         "extra_minor_faults_per_step": (
             med["skae"]["minor_faults"] - med["plain"]["minor_faults"]
@@ -154,7 +166,9 @@ def bars(o):
 
 NAMES = {
     "plain": "plain Keras `model.fit` on arrays",
-    "skae": "skae `fit` (its compiled loop, the TensorFlow default)",
+    "skae": 'skae `fit`, defaults (compiled loop; XLA by `jit_compile="auto"`)',
+    "skae_no_xla": "skae `fit`, `jit_compile=False` (compiled loop only)",
+    "plain_xla": "plain Keras `model.fit` on arrays, `jit_compile=True`",
     "tf_data": "plain Keras model fed skae's batches: `fit_input(..., tf_data=True)`",
     "pydataset": "plain Keras model fed the `PyDataset`: `tf_data=False` (other "
     "backends' path)",
@@ -178,11 +192,14 @@ def render(o):
     where = "each in a fresh process" if o["fresh_process_per_fit"] else "one process"
     out.append(
         f"\n{o['rows']} MNIST rows, {o['epochs_per_fit']} epochs per fit (the first "
-        f"excluded), {o['fits_each']} fits of each of the first four, interleaved, "
+        f"excluded), {o['fits_each']} fits of each of the first six, interleaved, "
         f"{where}. Ratio skae / plain = {o['ratio']:.3f} (bar <= {BAR}: "
         f"{common.met(o['bar_met'])}); CPU-time ratio {o['cpu_ratio']:.3f}; skae "
         f"takes {o['extra_minor_faults_per_step']:.0f} more minor page faults per "
-        "step.\n"
+        "step. Apart: skae without XLA "
+        f"{o['no_xla_ratio']:.3f}x plain Keras, plain Keras with XLA "
+        f"{o['plain_xla_ratio']:.3f}x; skae / plain Keras with XLA = "
+        f"{o['skae_over_plain_xla']:.3f}.\n"
     )
     out.append(
         "The two feeds, same model and batches: the tf.data pipeline costs "

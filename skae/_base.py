@@ -234,7 +234,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             distribution=self.distribution,
             checkpoint_dir=checkpoint_dir,
             settings=settings,
+            jit_compile=self._jit_compile(),
         )
+
+    def _jit_compile(self):
+        """``jit_compile``; ``"auto"`` never compiles your own networks."""
+        custom = getattr(self, "encoder", None) is not None or (
+            getattr(self, "decoder", None) is not None
+        )
+        return False if self.jit_compile == "auto" and custom else self.jit_compile
 
     def _initialize(self, X, sample_weight, config):
         """Build and compile a fresh model for ``n_features_in_`` inputs.

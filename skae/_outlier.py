@@ -77,7 +77,7 @@ init, activation, output_activation, loss, optimizer, learning_rate, alpha, \
 activity_l1, dropout, batch_norm, batch_size, epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
 callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
-distribution, verbose, warm_start : see AutoencoderTransformer
+distribution, jit_compile, verbose, warm_start : see AutoencoderTransformer
         As in :class:`~skae.AutoencoderTransformer`. The statistics of the
         scores are computed on the data of the last ``fit`` (or
         ``partial_fit``) call.
@@ -167,6 +167,7 @@ n_iter_, loss_curve_, validation_scores_, best_validation_score_, history_
         precision="float32",
         device="auto",
         distribution=None,
+        jit_compile="auto",
         verbose=0,
         warm_start=False,
     ):
@@ -204,6 +205,7 @@ n_iter_, loss_curve_, validation_scores_, best_validation_score_, history_
             precision=precision,
             device=device,
             distribution=distribution,
+            jit_compile=jit_compile,
             verbose=verbose,
             warm_start=warm_start,
         )

@@ -14,7 +14,8 @@ same noise and targets), and both training bitwise the same model:
   over the batches' bounds. Keras's own ``train_step`` and ``test_step`` run,
   so losses, sample weights, loss scaling, regularization and metrics are
   Keras's; the callbacks see what ``Model.fit`` shows them at every epoch.
-  Used when :func:`compiled_loop_applies`.
+  Used when :func:`compiled_loop_applies`. Under ``model.jit_compile`` each
+  step inside the loop is compiled by XLA, as ``Model.fit`` compiles it.
 * :func:`fit_input` for ``Model.fit`` (when a callback watches batches,
   progress bars, a ``distribution``, a checkpoint). Keras's TensorFlow backend
   feeds a ``keras.utils.PyDataset`` through ``tf.data.Dataset.from_generator``;
@@ -279,11 +280,12 @@ class _CompiledLoop:
         import tensorflow as tf
 
         logs = {}
+        xla = bool(self.model().jit_compile)
         for arrays, bounds, structure, layout in _runs(batches):
-            key = (kind, layout)
+            key = (kind, layout, xla)
             if key not in self.functions:
                 self.functions[key] = _compile(
-                    _Steps(self.model, kind, structure, layout), layout
+                    _Steps(self.model, kind, structure, layout, xla), layout
                 )
             logs = self.functions[key](
                 [tf.convert_to_tensor(a) for a in arrays], tf.convert_to_tensor(bounds)
@@ -313,17 +315,24 @@ class _Predict:
 
 
 class _Steps:
-    """``kind`` steps over the batches of a run: the body of a compiled call."""
+    """``kind`` steps over the batches of a run: the body of a compiled call.
 
-    def __init__(self, model_ref, kind, structure, layout):
+    With ``xla``, each step is compiled by XLA as ``Model.fit`` compiles it
+    under ``jit_compile=True`` (the same step function, so the same model).
+    """
+
+    def __init__(self, model_ref, kind, structure, layout, xla=False):
         self.model, self.kind, self.structure = model_ref, kind, structure
         self.places = layout[1]
+        self.xla = xla
 
     def __call__(self, arrays, bounds):
         import tensorflow as tf
 
         model = self.model()
         step = model.train_step if self.kind == "train" else model.test_step
+        if self.xla:
+            step = tf.function(step, jit_compile=True, autograph=False)
         by_place = dict(zip(sorted(set(self.places)), arrays, strict=True))
 
         def body(i):

@@ -31,6 +31,44 @@ from ._state import (
     set_seeds,
 )
 
+#: ``jit_compile="auto"`` on TensorFlow trains through XLA from this many
+#: trainable weights and this many planned steps: compiling costs about a
+#: second per model, and a step gained only from about 300,000 weights on two
+#: CPU cores (batch 256: 1.9 -> 2.4 ms per step at 112,000 weights, 2.7 ->
+#: 3.1 ms at 190,000, 4.8 -> 4.0 ms at 306,000, 8.5 -> 6.1 ms at 528,000).
+AUTO_XLA_WEIGHTS = 300_000
+AUTO_XLA_STEPS = 2_000
+
+
+def use_xla(setting, model, planned_steps, distributed):
+    """Whether a session trains through XLA; None leaves it to Keras.
+
+    Parameters
+    ----------
+    setting : bool or "auto"
+        The estimator's ``jit_compile`` (``"auto"`` already False for your
+        own networks).
+    model : keras.Model
+    planned_steps : int
+        Training steps the session plans: epochs times batches per epoch.
+    distributed : bool
+        Whether the session trains under a ``distribution``.
+
+    Returns
+    -------
+    xla : bool or None
+    """
+    if setting != "auto":
+        return bool(setting)
+    if keras.backend.backend() != "tensorflow":
+        return None  # Keras's own "auto": XLA on JAX, not on PyTorch
+    weights = sum(math.prod(v.shape) for v in model.trainable_weights)
+    return (
+        not distributed
+        and weights >= AUTO_XLA_WEIGHTS
+        and planned_steps >= AUTO_XLA_STEPS
+    )
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -64,6 +102,8 @@ class TrainingConfig:
         Save the state at every epoch's end and resume from a saved one.
     settings : dict
         The estimator's settings, for the checkpoint's fingerprint.
+    jit_compile : bool or "auto"
+        Train through XLA (see :func:`use_xla`).
     """
 
     epochs: int
@@ -83,6 +123,7 @@ class TrainingConfig:
     distribution: object = None
     checkpoint_dir: object = None
     settings: dict = field(default_factory=dict)
+    jit_compile: bool | str = False
 
 
 @dataclass
@@ -296,6 +337,15 @@ def _fit(model, X, config, seed, first_epoch, sample_weight, checkpoint):
         seed=seed,
         first_epoch=first_epoch,
     )
+    xla = use_xla(
+        config.jit_compile,
+        model,
+        len(batches) * config.epochs,
+        config.distribution is not None,
+    )
+    if xla is not None and model.jit_compile != xla:
+        model.jit_compile = xla  # Keras refuses it for layers that cannot
+        model.train_function = model.test_function = None
     guard = _Guard(batches, first_epoch, checkpoint)
     # The guard runs first at every epoch's end, so a diverged epoch stops
     # before it reaches the backup or early stopping.

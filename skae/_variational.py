@@ -66,7 +66,7 @@ see AutoencoderTransformer
 activity_l1, dropout, batch_norm, batch_size, epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, noise, noise_level, noise_clip, \
 callbacks, random_state, checkpoint_dir, on_divergence, precision, device, \
-distribution, verbose, warm_start : see AutoencoderTransformer
+distribution, jit_compile, verbose, warm_start : see AutoencoderTransformer
         As in :class:`~skae.AutoencoderTransformer`. ``activity_l1``
         penalizes the posterior mean. ``early_stopping`` defaults to False
         here (``"auto"`` is accepted), and ``tol`` to 1e-4: the loss adds
@@ -175,6 +175,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
         precision="float32",
         device="auto",
         distribution=None,
+        jit_compile="auto",
         verbose=0,
         warm_start=False,
     ):
@@ -212,6 +213,7 @@ distribution, verbose, warm_start : see AutoencoderTransformer
             precision=precision,
             device=device,
             distribution=distribution,
+            jit_compile=jit_compile,
             verbose=verbose,
             warm_start=warm_start,
         )

@@ -167,6 +167,45 @@ def test_the_three_paths_train_bitwise_alike(monkeypatch, X_small, tmp_path,
         assert_same(compiled, other)
 
 
+def test_the_three_paths_train_bitwise_alike_through_xla(monkeypatch, X_small):
+    # XLA compiles the same step function in skae's loop and in Model.fit.
+    params = dict(jit_compile=True, early_stopping=True, validation_fraction=0.2)
+    compiled, *fitted = fit_all_ways(monkeypatch, X_small, **params)
+    for other in fitted:
+        assert_same(compiled, other)
+    again = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,), epochs=3,
+                                   batch_size=16, random_state=0, **params)  # fmt: skip
+    assert again.fit(X_small).model_.jit_compile
+    assert_same(compiled, (again.model_.get_weights(), again.loss_curve_,
+                           again.validation_scores_))  # fmt: skip
+    plain = fit_all_ways(monkeypatch, X_small, **{**params, "jit_compile": False})
+    assert plain[0][1] != compiled[1]  # XLA's kernels round differently
+
+
+def _dense(n_in, n_out):
+    return keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(n_out)])
+
+
+def test_when_auto_trains_through_xla(monkeypatch):
+    big, small = _dense(600, 500), _dense(600, 400)  # 300,500 and 240,400 weights
+    steps, few = _training.AUTO_XLA_STEPS, _training.AUTO_XLA_STEPS - 1
+    assert _training.use_xla("auto", big, steps, distributed=False)
+    assert not _training.use_xla("auto", big, few, distributed=False)
+    assert not _training.use_xla("auto", small, steps, distributed=False)
+    assert not _training.use_xla("auto", big, steps, distributed=True)
+    assert _training.use_xla(True, small, 1, distributed=False)
+    assert _training.use_xla(False, big, steps, distributed=False) is False
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert _training.use_xla("auto", big, steps, distributed=False) is None
+
+
+def test_auto_never_compiles_your_own_networks():
+    encoder = _dense(4, 2)
+    assert AutoencoderTransformer()._jit_compile() == "auto"
+    assert AutoencoderTransformer(encoder=encoder)._jit_compile() is False
+    assert AutoencoderTransformer(encoder=encoder, jit_compile=True)._jit_compile()
+
+
 @pytest.mark.slow
 def test_partial_fit_epochs_match_across_paths(monkeypatch, X_small):
     def three_calls(ae, X):
