@@ -31,13 +31,18 @@ from ._state import (
     set_seeds,
 )
 
-#: ``jit_compile="auto"`` on TensorFlow trains through XLA from this many
-#: trainable weights and this many planned steps: compiling costs about a
-#: second per model, and a step gained only from about 300,000 weights on two
-#: CPU cores (batch 256: 1.9 -> 2.4 ms per step at 112,000 weights, 2.7 ->
-#: 3.1 ms at 190,000, 4.8 -> 4.0 ms at 306,000, 8.5 -> 6.1 ms at 528,000).
-AUTO_XLA_WEIGHTS = 300_000
-AUTO_XLA_STEPS = 2_000
+#: ``jit_compile="auto"`` on TensorFlow: XLA when a network has at least
+#: :data:`XLA_MIN_WEIGHTS` trainable weights and the time its steps are
+#: expected to save exceeds :data:`XLA_COMPILE_SECONDS`. Measured on two CPU
+#: cores at batch 256, per step without and with XLA: 1.9 and 2.4 ms at
+#: 112,000 weights, 2.7 and 3.1 ms at 190,000 (slower), 4.8 and 4.0 ms at
+#: 306,000, 8.5 and 6.1 ms at 528,000: about :data:`XLA_SAVING_PER_WEIGHT`
+#: seconds per step and per weight above :data:`XLA_NO_GAIN_WEIGHTS`.
+#: Compiling the training and validation steps took 1-1.5 s per model.
+XLA_MIN_WEIGHTS = 300_000
+XLA_NO_GAIN_WEIGHTS = 200_000
+XLA_SAVING_PER_WEIGHT = 7.5e-9
+XLA_COMPILE_SECONDS = 1.5
 
 
 def use_xla(setting, model, planned_steps, distributed):
@@ -63,10 +68,9 @@ def use_xla(setting, model, planned_steps, distributed):
     if keras.backend.backend() != "tensorflow":
         return None  # Keras's own "auto": XLA on JAX, not on PyTorch
     weights = sum(math.prod(v.shape) for v in model.trainable_weights)
+    saving = planned_steps * (weights - XLA_NO_GAIN_WEIGHTS) * XLA_SAVING_PER_WEIGHT
     return (
-        not distributed
-        and weights >= AUTO_XLA_WEIGHTS
-        and planned_steps >= AUTO_XLA_STEPS
+        not distributed and weights >= XLA_MIN_WEIGHTS and saving >= XLA_COMPILE_SECONDS
     )
 
 

@@ -1,4 +1,5 @@
 import functools
+import math
 
 import keras
 import numpy as np
@@ -188,10 +189,14 @@ def _dense(n_in, n_out):
 
 def test_when_auto_trains_through_xla(monkeypatch):
     big, small = _dense(600, 500), _dense(600, 400)  # 300,500 and 240,400 weights
-    steps, few = _training.AUTO_XLA_STEPS, _training.AUTO_XLA_STEPS - 1
+    # Steps at which XLA's saving on ``big`` pays for its compile time.
+    saving = (300_500 - _training.XLA_NO_GAIN_WEIGHTS) * _training.XLA_SAVING_PER_WEIGHT
+    steps = math.ceil(_training.XLA_COMPILE_SECONDS / saving)
+    few = steps - 1
+    assert 1_000 < steps < 3_000
     assert _training.use_xla("auto", big, steps, distributed=False)
     assert not _training.use_xla("auto", big, few, distributed=False)
-    assert not _training.use_xla("auto", small, steps, distributed=False)
+    assert not _training.use_xla("auto", small, 100 * steps, distributed=False)
     assert not _training.use_xla("auto", big, steps, distributed=True)
     assert _training.use_xla(True, small, 1, distributed=False)
     assert _training.use_xla(False, big, steps, distributed=False) is False
