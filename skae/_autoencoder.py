@@ -252,8 +252,11 @@ or None, default=None
         without it. On other backends ``"auto"`` is Keras's own choice (XLA on
         JAX). Results stay bitwise reproducible with an int
         ``random_state``, but differ in the last bits from a fit without
-        XLA. ``"auto"`` never compiles your own ``encoder``/``decoder``; set
-        True to, or False if their operations cannot be compiled.
+        XLA. ``"auto"`` never compiles your own ``encoder``/``decoder`` (set
+        True to, or False if their operations cannot be compiled), nor a fit
+        on a memory map larger than 256 MB, whose memory skae keeps bounded:
+        through XLA, one epoch on a 4 GB memmap raised peak memory by
+        724-746 MB instead of 601 MB.
     verbose : int, default=0
         0 silent, 1 Keras's progress bar, 2 one line per epoch.
     warm_start : bool, default=False

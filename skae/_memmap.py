@@ -50,6 +50,15 @@ def _shared_mapping(X):
     return None
 
 
+def streams(X) -> bool:
+    """Whether skae reads ``X`` releasing its pages (see :class:`Pages`).
+
+    That is a shared memory map larger than :data:`MAPPED_BUDGET`.
+    """
+    mapping = _shared_mapping(X)
+    return mapping is not None and len(mapping) > MAPPED_BUDGET
+
+
 class Pages:
     """Releases the mapped pages of a memory-mapped ``X`` as rows are read.
 

@@ -77,6 +77,14 @@ def test_pages_leave_arrays_copy_on_write_and_small_maps_alone(tmp_path, monkeyp
     assert _memmap.Pages(memmap(tmp_path, "r+"), random_rows=True).mapping is not None
 
 
+def test_what_streams_is_a_shared_map_above_the_budget(tmp_path, monkeypatch):
+    assert not _memmap.streams(np.ones((4, 2)))
+    assert not _memmap.streams(memmap(tmp_path, "r"))  # 2 kB: below the budget
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    assert _memmap.streams(np.asarray(memmap(tmp_path, "r")))
+    assert not _memmap.streams(memmap(tmp_path, "c"))
+
+
 def test_batches_of_a_released_memmap_are_unchanged(tmp_path, monkeypatch):
     monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
     path = tmp_path / "X.npy"

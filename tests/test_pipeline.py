@@ -198,6 +198,8 @@ def test_when_auto_trains_through_xla(monkeypatch):
     assert not _training.use_xla("auto", big, few, distributed=False)
     assert not _training.use_xla("auto", small, 100 * steps, distributed=False)
     assert not _training.use_xla("auto", big, steps, distributed=True)
+    assert not _training.use_xla("auto", big, steps, streamed=True)
+    assert _training.use_xla(True, big, steps, streamed=True)
     assert _training.use_xla(True, small, 1, distributed=False)
     assert _training.use_xla(False, big, steps, distributed=False) is False
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
