@@ -7,7 +7,13 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import sparse
 
-from skae import AutoencoderTransformer, _pipeline, _training
+from skae import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoderTransformer,
+    _pipeline,
+    _training,
+)
 from skae._data import Batches
 from skae._noise import corrupt
 
@@ -181,6 +187,25 @@ def test_the_three_paths_train_bitwise_alike_through_xla(monkeypatch, X_small):
                            again.validation_scores_))  # fmt: skip
     plain = fit_all_ways(monkeypatch, X_small, **{**params, "jit_compile": False})
     assert plain[0][1] != compiled[1]  # XLA's kernels round differently
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (VariationalAutoencoderTransformer, {}),
+        (AutoencoderOutlierDetector, {}),
+        (AutoencoderTransformer, dict(architecture="conv", image_shape=(5, 6, 1))),
+        (AutoencoderTransformer, dict(noise="gaussian", dropout=0.1, batch_norm=True)),
+    ],
+)
+def test_every_model_trains_through_xla_reproducibly(cls, params):
+    X = np.random.default_rng(0).random((200, 30)).astype(np.float32)
+    params = dict(n_components=4, hidden_layer_sizes=(16,), epochs=2, batch_size=64,
+                  random_state=0, jit_compile=True, **params)  # fmt: skip
+    fits = [cls(**params).fit(X) for _ in range(2)]
+    assert fits[0].model_.jit_compile
+    for w_a, w_b in zip(*(f.model_.get_weights() for f in fits), strict=True):
+        assert_array_equal(w_a, w_b)
 
 
 def _dense(n_in, n_out):
