@@ -50,13 +50,15 @@ def _shared_mapping(X):
     return None
 
 
-def streams(X) -> bool:
-    """Whether skae reads ``X`` releasing its pages (see :class:`Pages`).
-
-    That is a shared memory map larger than :data:`MAPPED_BUDGET`.
-    """
+def _streamed_mapping(X):
+    """Return the shared map under ``X`` if larger than :data:`MAPPED_BUDGET`."""
     mapping = _shared_mapping(X)
-    return mapping is not None and len(mapping) > MAPPED_BUDGET
+    return mapping if mapping is not None and len(mapping) > MAPPED_BUDGET else None
+
+
+def streams(X) -> bool:
+    """Whether skae reads ``X`` releasing its pages (see :class:`Pages`)."""
+    return _streamed_mapping(X) is not None
 
 
 class Pages:
@@ -76,9 +78,7 @@ class Pages:
     """
 
     def __init__(self, X, *, random_rows):
-        self.mapping = _shared_mapping(X)
-        if self.mapping is not None and len(self.mapping) <= MAPPED_BUDGET:
-            self.mapping = None  # all of it fits in the budget
+        self.mapping = _streamed_mapping(X)  # None when all of it fits the budget
         self.row_bytes = X.dtype.itemsize * math.prod(X.shape[1:])
         self.random = random_rows
         self.row_cost = self.row_bytes
