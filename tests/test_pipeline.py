@@ -400,3 +400,32 @@ def test_a_grid_search_warns_of_no_retracing(X_small):
     finally:
         logger.removeHandler(handler)
     assert not [m for m in messages if "retracing" in m]
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer,
+                                       VariationalAutoencoderTransformer])  # fmt: skip
+def test_predictions_skip_the_binding_and_match_the_public_call(
+    Estimator, X_small, monkeypatch
+):
+    est = Estimator(n_components=2, hidden_layer_sizes=(8,), epochs=1, batch_size=16,
+                    random_state=0).fit(X_small)  # fmt: skip
+    x = X_small[:5].astype("float32")
+    fast = _pipeline.predict(est.encoder_, x)
+    (function,) = _pipeline._LOOPS[est.encoder_].functions.values()
+    assert hasattr(function, "_call_flat")  # every supported TensorFlow has it
+    public = tf.nest.map_structure(np.asarray, function(tf.constant(x)))
+    tf.nest.assert_same_structure(fast, public)
+    for a, b in zip(tf.nest.flatten(fast), tf.nest.flatten(public), strict=True):
+        assert_array_equal(a, b)
+    # A TensorFlow without ``_call_flat`` gets the public call, alike.
+    calls = []
+
+    class Public:
+        def __call__(self, *tensors):
+            calls.append(len(tensors))
+            return function(*tensors)
+
+    out = _pipeline.call_flat(Public(), [tf.constant(x)])
+    assert calls == [1]
+    for a, b in zip(tf.nest.flatten(out), tf.nest.flatten(public), strict=True):
+        assert_array_equal(np.asarray(a), b)
