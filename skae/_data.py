@@ -110,7 +110,7 @@ class Batches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.sample_weight = sample_weight
         self.seed = seed
-        self._pages = None  # set up by the first batch: see _read
+        self._pages = None  # set up by the first batch: see _take
         # The epoch and its row order, replaced together: batches may be built
         # on other threads (a tf.data pipeline) while ``set_epoch`` runs.
         self._state = (first_epoch, self._draw_order(first_epoch))
@@ -131,8 +131,7 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i):
         epoch, order = self._state
         rows = order[i * self.batch_size : (i + 1) * self.batch_size]
-        x = as_dtype(self.X[rows], self.dtype)
-        self._read(rows)
+        x = as_dtype(self._take(rows), self.dtype)
         x_in = x
         if self.corrupt is not None:
             rng = epoch_rng(self.seed, epoch, self.stream, batch=i)
@@ -142,20 +141,19 @@ class Batches(keras.utils.PyDataset):
             return x_in, y
         return x_in, y, as_dtype(self.sample_weight[rows], self.dtype)
 
-    def _read(self, rows):
-        """Count ``rows`` as read from a memory-mapped ``X`` (``_memmap.Pages``).
+    def _take(self, rows):
+        """Read ``X[rows]``; from a memory map, releasing its pages as it goes.
 
         Building the batches reads nothing of ``X``; the first batch sets up
-        the page accounting. Batches built on several threads at once may
-        each set one up: the spare is dropped, and pages are still released.
+        the page accounting (``_memmap.Pages``). Batches built on several
+        threads at once may each set one up: the spare is dropped, and pages
+        are still released.
         """
         if not isinstance(self.X, np.ndarray):
-            return
+            return self.X[rows]
         if self._pages is None:
             self._pages = Pages(self.X, random_rows=self.shuffle)
-        if len(rows):
-            span = int(rows.max() - rows.min()) + 1
-            self._pages.read(len(rows), span=span)
+        return self._pages.take(self.X, rows)
 
     def set_epoch(self, epoch):
         """Serve the rows of ``epoch`` (counted over the model's whole life).

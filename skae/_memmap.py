@@ -86,6 +86,27 @@ class Pages:
             self.row_cost = max(self.row_cost, MAPPED_PER_ROW)
         self.since = 0
 
+    def take(self, X, rows):
+        """Return ``X[rows]``, counted as read, keeping to the budget within it.
+
+        ``rows`` are read in parts that each map at most ``MAPPED_BUDGET``
+        bytes, counted (and released) one part at a time. Read whole, a
+        batch of 256 rows at random mapped up to twice the budget before its
+        release: most of the +583-601 MB peak of resident memory measured
+        for one epoch on a 4 GB memory map (``benchmarks/perf_memmap.py``).
+        """
+        part = max(1, MAPPED_BUDGET // self.row_cost)
+        if self.mapping is None or len(rows) <= part:
+            out = X[rows]
+            self.read(len(rows), span=_span(rows))
+            return out
+        out = np.empty((len(rows), *X.shape[1:]), dtype=X.dtype)
+        for start in range(0, len(rows), part):
+            some = rows[start : start + part]
+            out[start : start + len(some)] = X[some]
+            self.read(len(some), span=_span(some))
+        return out
+
     def read(self, n_rows, span=None):
         """Count ``n_rows`` rows as read; release the map when over budget.
 
@@ -107,6 +128,11 @@ class Pages:
                 self.mapping.madvise(mmap.MADV_DONTNEED)
             except (OSError, ValueError):  # closed, or refused: keep going
                 self.mapping = None
+
+
+def _span(rows):
+    """The number of rows from the first of ``rows`` to the last."""
+    return int(rows.max() - rows.min()) + 1 if len(rows) else 0
 
 
 def column_range(X):

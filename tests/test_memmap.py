@@ -121,3 +121,26 @@ def test_column_range_of_arrays_and_sparse():
     low, high = _memmap.column_range(sparse.csr_matrix(X))
     assert_array_equal(low, [1, -2])
     assert_array_equal(high, [3, 0.5])
+
+
+def test_a_random_batch_is_read_in_parts_that_keep_to_the_budget(tmp_path, monkeypatch):
+    # Rows at random count 64 bytes each here: a batch of 10 rows maps up to
+    # 640 bytes, so with a 256-byte budget it is read 4 rows at a time, and
+    # the map is released after each full part, not once after all 10 rows.
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 256)
+    monkeypatch.setattr(_memmap, "MAPPED_PER_ROW", 64)
+    X = memmap(tmp_path, "r+")
+    X[:] = np.arange(X.size).reshape(X.shape) % 251
+    rows = np.random.default_rng(0).permutation(64)[:10]
+    pages = _memmap.Pages(X, random_rows=True)
+    pages.mapping = released = Released()
+    reads = []
+    real_read = pages.read
+    monkeypatch.setattr(pages, "read", lambda n, span=None: (reads.append(n),
+                                                             real_read(n, span)))  # fmt: skip
+    assert_array_equal(pages.take(X, rows), np.array(X)[rows])
+    assert reads == [4, 4, 2]
+    assert released.calls == [mmap.MADV_DONTNEED] * 2
+    # Without a map to release, one read.
+    assert_array_equal(_memmap.Pages(np.array(X), random_rows=True).take(X, rows),
+                       np.array(X)[rows])  # fmt: skip
