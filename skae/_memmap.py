@@ -131,7 +131,7 @@ class Pages:
 
 
 def _span(rows):
-    """The number of rows from the first of ``rows`` to the last."""
+    """Return the number of rows from the first of ``rows`` to the last."""
     return int(rows.max() - rows.min()) + 1 if len(rows) else 0
 
 

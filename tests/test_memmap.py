@@ -134,10 +134,13 @@ def test_a_random_batch_is_read_in_parts_that_keep_to_the_budget(tmp_path, monke
     rows = np.random.default_rng(0).permutation(64)[:10]
     pages = _memmap.Pages(X, random_rows=True)
     pages.mapping = released = Released()
-    reads = []
-    real_read = pages.read
-    monkeypatch.setattr(pages, "read", lambda n, span=None: (reads.append(n),
-                                                             real_read(n, span)))  # fmt: skip
+    reads, read = [], pages.read
+
+    def counted(n_rows, span=None):
+        reads.append(n_rows)
+        read(n_rows, span)
+
+    monkeypatch.setattr(pages, "read", counted)
     assert_array_equal(pages.take(X, rows), np.array(X)[rows])
     assert reads == [4, 4, 2]
     assert released.calls == [mmap.MADV_DONTNEED] * 2
