@@ -3,10 +3,10 @@
 The pages of a memory map that a process has read stay mapped into it, and
 count in its resident memory, until it unmaps them: one pass over a 4 GB file
 adds 4 GB. On Linux 6 a page fault on a file map maps the whole page-cache
-folio (up to 2 MiB), so even a batch of 256 rows read at random maps up to
-512 MB. :class:`Pages` releases a shared map (``madvise(MADV_DONTNEED)``) as
-rows are read; the pages stay in the kernel's page cache, so what is read
-again costs a minor fault, not a disk read.
+folio (up to 2 MiB) and more around it, so even a batch of 256 rows read at
+random maps hundreds of MB. :class:`Pages` releases a shared map
+(``madvise(MADV_DONTNEED)``) as rows are read; the pages stay in the kernel's
+page cache, so what is read again costs a minor fault, not a disk read.
 
 No Keras here: scikit-learn-side validation (``_validation``) can use
 :func:`column_range` without loading TensorFlow.
@@ -23,9 +23,13 @@ from scipy import sparse
 #: Bytes of a memory map read between two releases of its mapped pages.
 MAPPED_BUDGET = 256 * 2**20
 
-#: Bytes one row read at random may map: a page fault on a file map maps
-#: the whole page-cache folio, up to 2 MiB on Linux 6 (ext4, xfs).
-MAPPED_PER_ROW = 2 * 2**20
+#: Bytes one row read at random is counted as mapping. A page fault on a file
+#: map maps the whole page-cache folio, up to 2 MiB on Linux 6 (ext4, xfs),
+#: and measured more: parts of 128 random rows (2 MiB each, one budget) left
+#: about 400 MB of the file mapped at the peak of an epoch on a 4 GB memmap,
+#: about 3 MB a row; counted as 4 MiB, parts of 64 rows, the peak fell to the
+#: budget that in-order passes keep (``benchmarks/results/memmap_4gb.json``).
+MAPPED_PER_ROW = 4 * 2**20
 
 #: Rows per chunk of :func:`column_range`.
 RANGE_CHUNK = 4096
@@ -72,9 +76,12 @@ class Pages:
     for an ``X`` that is not a shared memory map, or one no larger than the
     budget.
 
-    Shuffled batches of 256 rows then release the map at every batch, which
-    costs about 0.6 ms per batch (measured on a 1 GB uint8 memmap in the
-    page cache, 2 CPUs); without it, an epoch maps the whole file.
+    Shuffled batches of 256 rows are read in parts of 64 rows
+    (:meth:`take`), with a release after each: a release cost about 0.6 ms
+    (measured on a 1 GB uint8 memmap in the page cache, 2 CPUs), and an
+    epoch on a 4 GB memmap took no longer read in parts (184-187 s, against
+    204 s); without
+    releases, an epoch maps the whole file.
     """
 
     def __init__(self, X, *, random_rows):
@@ -91,9 +98,9 @@ class Pages:
 
         ``rows`` are read in parts that each map at most ``MAPPED_BUDGET``
         bytes, counted (and released) one part at a time. Read whole, a
-        batch of 256 rows at random mapped up to twice the budget before its
-        release: most of the +583-601 MB peak of resident memory measured
-        for one epoch on a 4 GB memory map (``benchmarks/perf_memmap.py``).
+        batch of 256 rows at random mapped several budgets before its
+        release: one epoch on a 4 GB memory map raised peak resident memory
+        by 630 MB; in parts, by 397 MB (``benchmarks/perf_memmap.py``).
         """
         part = max(1, MAPPED_BUDGET // self.row_cost)
         if self.mapping is None or len(rows) <= part:
