@@ -80,8 +80,7 @@ class Pages:
     (:meth:`take`), with a release after each: a release cost about 0.6 ms
     (measured on a 1 GB uint8 memmap in the page cache, 2 CPUs), and an
     epoch on a 4 GB memmap took no longer read in parts (184-187 s, against
-    204 s); without
-    releases, an epoch maps the whole file.
+    204 s). Without releases, an epoch maps the whole file.
     """
 
     def __init__(self, X, *, random_rows):

@@ -311,11 +311,13 @@ def call_flat(function, tensors):
     """Call the concrete ``function`` on a flat list of ``tensors``.
 
     ``ConcreteFunction.__call__`` first binds its arguments to the function's
-    signature, then calls ``_call_flat``: the binding is about a third of a
-    one-row ``transform``'s call of TensorFlow (0.05-0.07 ms of 0.17-0.23 ms,
-    ``benchmarks/perf_latency.py``). The inputs here are already the flat
-    tensors of the signature, so the binding is skipped where this TensorFlow
-    has ``_call_flat``; elsewhere the public call runs.
+    signature, then calls ``_call_flat``: the binding was 0.05 ms of the
+    0.23 ms a one-row call of an MNIST encoder took, timed back to back (see
+    "Serving one row at a time" in docs/performance.rst). The inputs here are
+    already the flat tensors of the signature, so the binding is skipped
+    where this TensorFlow has ``_call_flat`` (a private method; every
+    supported version has it, ``tests/test_pipeline.py``); elsewhere the
+    public call runs.
     """
     flat = getattr(function, "_call_flat", None)
     if flat is None:
