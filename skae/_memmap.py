@@ -177,11 +177,9 @@ def float64_blocks(X, rows, weights, block_rows=RANGE_CHUNK):
     pages = Pages(X, random_rows=False) if isinstance(X, np.ndarray) else None
     for start in range(0, len(rows), block_rows):
         chunk = rows[start : start + block_rows]
-        block = X[chunk]
+        block = X[chunk] if pages is None else pages.take(X, chunk)
         block = block.toarray() if sparse.issparse(block) else block
         yield np.asarray(block, dtype=np.float64), weights[start : start + block_rows]
-        if pages is not None and len(chunk):
-            pages.read(len(chunk), span=int(chunk[-1] - chunk[0]) + 1)
     if isinstance(X, np.ndarray):
         release(X)
 

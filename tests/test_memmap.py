@@ -147,3 +147,19 @@ def test_a_random_batch_is_read_in_parts_that_keep_to_the_budget(tmp_path, monke
     # Without a map to release, one read.
     assert_array_equal(_memmap.Pages(np.array(X), random_rows=True).take(X, rows),
                        np.array(X)[rows])  # fmt: skip
+
+
+def test_float64_blocks_of_a_memmap_count_their_span_and_release(tmp_path, monkeypatch):
+    monkeypatch.setattr(_memmap, "MAPPED_BUDGET", 1024)
+    X = memmap(tmp_path, "r+")
+    X[:] = np.arange(X.size).reshape(X.shape) % 251
+    released = Released()
+    monkeypatch.setattr(_memmap, "_streamed_mapping", lambda X: released)
+    # Every other row, 8 per block: each block spans 15 rows of 32 bytes
+    # (480 bytes), so the map is released once, after the third block.
+    rows = np.arange(0, 64, 2)
+    blocks = list(_memmap.float64_blocks(X, rows, np.ones(len(rows)), block_rows=8))
+    got = np.vstack([block for block, _ in blocks])
+    assert got.dtype == np.float64
+    assert_array_equal(got, np.array(X)[rows])
+    assert released.calls == [mmap.MADV_DONTNEED]
